@@ -1,0 +1,580 @@
+"""Penalized least-squares solvers working from :class:`~normcli.regression.stats.GramStats`.
+
+All solvers see the data only through the weighted centered cross-products, so they
+cost ``O(p^2)`` memory and never touch rows again. Notation: ``W = sum_i w_i``,
+``x_c = x - xbar`` and ``y_c = y - ybar`` (weighted means; no centering when
+``fit_intercept=False``), ``beta`` the coefficients, ``b`` the intercept.
+
+Objectives (identical to scikit-learn's estimators with the same parameter names):
+
+``penalty="none"`` (``LinearRegression``)
+
+.. math::
+
+    \\min_{\\beta, b} \\sum_i w_i (y_i - b - x_i^T \\beta)^2
+
+ties (rank-deficient designs) are broken by the minimum Euclidean norm of ``beta``.
+
+``penalty="l2"`` (``Ridge(alpha)``)
+
+.. math::
+
+    \\min_{\\beta, b} \\sum_i w_i (y_i - b - x_i^T \\beta)^2 + \\alpha \\|\\beta\\|_2^2
+
+``penalty="l1"`` (``Lasso(alpha)``) and ``penalty="elasticnet"``
+(``ElasticNet(alpha, l1_ratio)``; the lasso is ``l1_ratio = 1``)
+
+.. math::
+
+    \\min_{\\beta, b} \\frac{1}{2W} \\sum_i w_i (y_i - b - x_i^T \\beta)^2
+    + \\alpha \\rho \\|\\beta\\|_1 + \\frac{\\alpha (1 - \\rho)}{2} \\|\\beta\\|_2^2,
+    \\qquad \\rho = \\text{l1\\_ratio}.
+
+With ``standardize=True`` the penalty applies to the coefficients of the standardized
+features ``(x_j - xbar_j) / s_j`` (``s_j`` the weighted population standard deviation;
+about zero, ``s_j^2 = sum_i w_i x_ij^2 / W``, when ``fit_intercept=False``) and the
+reported coefficients are mapped back to the original scale, ``beta_j = gamma_j / s_j``
+(glmnet's convention). Constant features then get a zero coefficient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from normcli.regression.stats import GramStats
+
+__all__ = ["PENALTIES", "FitResult", "alpha_grid", "fit", "fit_path", "validate_params"]
+
+FloatArray = NDArray[np.float64]
+
+PENALTIES: tuple[str, ...] = ("none", "l1", "l2", "elasticnet")
+
+_EPS = float(np.finfo(np.float64).eps)
+# glmnet's floor on the mixing parameter when deriving alpha_max for (near-)ridge paths.
+_RIDGE_GRID_L1_RATIO = 1e-3
+
+
+@dataclass
+class FitResult:
+    """Result of one fit.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (p,)
+        Coefficients on the original feature scale.
+    intercept : float
+        Intercept (0.0 when ``fit_intercept=False``).
+    alpha, l1_ratio : float
+        Effective penalty parameters (``l1`` reports ``l1_ratio=1``, ``l2`` reports
+        ``l1_ratio=0``, ``none`` reports ``alpha=0``).
+    penalty : str
+        One of :data:`PENALTIES`.
+    converged : bool
+        Whether the stopping rule was met (always true for the closed-form solvers).
+    duality_gap : float
+        Final duality gap of the coordinate-descent problem on scikit-learn's scale
+        (divided by ``W``; compare with ``tol * sum_i w_i y_c,i^2 / W``). For the closed
+        form solvers it is the gap evaluated at the returned solution (≈ 0).
+    n_iter : int
+        Coordinate-descent sweeps (0 for closed-form solvers).
+    """
+
+    coef: FloatArray
+    intercept: float
+    alpha: float
+    l1_ratio: float
+    penalty: str
+    converged: bool
+    duality_gap: float
+    n_iter: int
+
+
+# ---------------------------------------------------------------------------- validation
+def validate_params(
+    *, penalty: str, alpha: float = 1.0, l1_ratio: float = 0.5, tol: float = 1e-4,
+    max_iter: int = 1000,
+) -> None:
+    """Raise ``ValueError`` with a user-readable message on invalid parameters."""
+    if penalty not in PENALTIES:
+        raise ValueError(
+            f"unknown penalty {penalty!r}; expected one of {', '.join(PENALTIES)}"
+        )
+    if not isinstance(alpha, (int, float, np.floating, np.integer)) or not math.isfinite(
+        float(alpha)
+    ) or float(alpha) < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    if not isinstance(l1_ratio, (int, float, np.floating, np.integer)) or not (
+        0.0 <= float(l1_ratio) <= 1.0
+    ):
+        raise ValueError(f"l1_ratio must be between 0 and 1, got {l1_ratio!r}")
+    if not isinstance(tol, (int, float, np.floating, np.integer)) or not (
+        math.isfinite(float(tol)) and float(tol) > 0
+    ):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+
+
+# ---------------------------------------------------------------------------- problem setup
+@dataclass
+class _Problem:
+    """Reduced problem on the kept features, on scikit-learn's ``1/W`` scale.
+
+    ``Q = X_s^T W X_s / W``, ``q = X_s^T W y_c / W``, ``yy = y_c^T W y_c / W`` where
+    ``X_s`` holds the kept (possibly centered and standardized) feature columns.
+    """
+
+    p: int
+    keep: NDArray[np.intp]
+    scale: FloatArray  # per kept feature: coef_original = gamma / scale
+    Q: FloatArray
+    q: FloatArray
+    yy: float
+    sum_w: float
+    x_mean: FloatArray
+    y_mean: float
+    fit_intercept: bool
+
+    def to_original(self, gamma: FloatArray) -> tuple[FloatArray, float]:
+        coef = np.zeros(self.p)
+        coef[self.keep] = gamma / self.scale
+        if self.fit_intercept:
+            intercept = self.y_mean - float(self.x_mean @ coef) if self.p else self.y_mean
+        else:
+            intercept = 0.0
+        return coef, float(intercept)
+
+
+def _prepare(stats: GramStats, *, fit_intercept: bool, standardize: bool) -> _Problem:
+    if not isinstance(stats, GramStats):
+        raise TypeError("stats must be a GramStats instance")
+    p = stats.n_features
+    if stats.n_rows <= 0:
+        raise ValueError("cannot fit a model on zero rows")
+    W = stats.sum_w
+    if not W > 0.0:
+        raise ValueError("cannot fit a model: the total sample weight is zero")
+    if not (np.all(np.isfinite(stats.cross)) and np.all(np.isfinite(stats.mean))):
+        raise ValueError("cannot fit a model: the data contain NaN or infinite values")
+    cross = stats.cross
+    mean = stats.mean
+    var = np.diag(cross)[:p] / W
+    # A feature is constant when its spread is at rounding level of its mean.
+    constant = np.sqrt(np.maximum(var, 0.0)) <= 64.0 * _EPS * np.abs(mean[:p])
+    if fit_intercept:
+        M = cross / W
+    else:
+        M = cross / W + np.outer(mean, mean)
+    second = np.diag(M)[:p]
+    drop = second <= 0.0
+    if fit_intercept or standardize:
+        drop = drop | constant
+    keep = np.flatnonzero(~drop)
+    Q = M[np.ix_(keep, keep)]
+    q = M[keep, p]
+    yy = float(max(M[p, p], 0.0))
+    if standardize:
+        scale = np.sqrt(second[keep])
+        Q = Q / np.outer(scale, scale)
+        q = q / scale
+    else:
+        scale = np.ones(keep.size)
+    Q = 0.5 * (Q + Q.T)
+    return _Problem(
+        p=p, keep=keep, scale=scale, Q=np.ascontiguousarray(Q), q=np.array(q, dtype=np.float64),
+        yy=yy, sum_w=W, x_mean=mean[:p].copy(), y_mean=float(mean[p]),
+        fit_intercept=fit_intercept,
+    )
+
+
+# ---------------------------------------------------------------------------- duality gap
+def _gap(
+    Q: FloatArray, q: FloatArray, yy: float, w: FloatArray, Qw: FloatArray, l1: float, l2: float
+) -> float:
+    """Duality gap of 0.5 w'Qw - q'w + 0.5 yy + l1 |w|_1 + l2/2 |w|^2 (sklearn's gap_enet_gram)."""
+    qw = float(q @ w)
+    wQw = float(w @ Qw)
+    r2 = yy + wQw - 2.0 * qw
+    w2 = float(w @ w)
+    xta = q - Qw
+    if l1 == 0.0:
+        dn = float(xta @ xta)
+        if l2 == 0.0:
+            return dn
+        ry = yy - qw
+        return r2 + 0.5 * l2 * w2 - ry + dn / (2.0 * l2)
+    if l2 != 0.0:
+        xta = xta - l2 * w
+    ry = yy - qw
+    dual_norm = float(np.max(np.abs(xta))) if xta.size else 0.0
+    primal = 0.5 * (r2 + l2 * w2) + l1 * float(np.sum(np.abs(w)))
+    scale = l1 / dual_norm if dual_norm > l1 else 1.0
+    dual = -0.5 * scale * scale * (r2 + l2 * w2) + scale * ry
+    return primal - dual
+
+
+# ---------------------------------------------------------------------------- closed forms
+def _min_norm_lstsq(Q: FloatArray, q: FloatArray) -> FloatArray:
+    """Minimum-norm solution of the normal equations ``Q w = q`` (``Q`` PSD).
+
+    The rank is decided on the correlation-scaled matrix ``D^-1 Q D^-1`` so that
+    feature units do not matter; the minimum *Euclidean* norm in the coordinates of
+    ``Q`` is then enforced exactly over the numerical null space.
+    """
+    p = q.size
+    if p == 0:
+        return np.zeros(0)
+    d = np.sqrt(np.diag(Q))
+    d = np.where(d > 0, d, 1.0)
+    S = Q / np.outer(d, d)
+    evals, evecs = np.linalg.eigh(0.5 * (S + S.T))
+    lam_max = float(evals[-1]) if evals.size else 0.0
+    if lam_max <= 0.0:
+        return np.zeros(p)
+    cutoff = lam_max * max(p, 16) * 100.0 * _EPS
+    pos = evals > cutoff
+    V = evecs[:, pos]
+    v0 = V @ ((V.T @ (q / d)) / evals[pos])
+    w = v0 / d
+    N = evecs[:, ~pos]
+    if N.shape[1]:
+        # w(z) = D^-1 (v0 + N z); pick z minimizing ||w(z)||.
+        B = N / d[:, None]
+        z, *_ = np.linalg.lstsq(B, -w, rcond=None)
+        w = w + B @ z
+    return np.asarray(w, dtype=np.float64)
+
+
+def _ridge_solve(Q: FloatArray, q: FloatArray, lam: float) -> FloatArray:
+    """Solve ``(Q + lam I) w = q`` by Cholesky, falling back to an eigendecomposition."""
+    p = q.size
+    if p == 0:
+        return np.zeros(0)
+    A = Q + lam * np.eye(p)
+    try:
+        L = np.linalg.cholesky(A)
+        z = np.linalg.solve(L, q)
+        w = np.linalg.solve(L.T, z)
+        if np.all(np.isfinite(w)):
+            return np.asarray(w, dtype=np.float64)
+    except np.linalg.LinAlgError:
+        pass
+    evals, evecs = np.linalg.eigh(Q)
+    denom = np.maximum(evals, 0.0) + lam
+    coeffs = np.where(denom > 0, (evecs.T @ q) / np.where(denom > 0, denom, 1.0), 0.0)
+    return np.asarray(evecs @ coeffs, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------- coordinate descent
+def _enet_cd(
+    Q: FloatArray,
+    q: FloatArray,
+    yy: float,
+    l1: float,
+    l2: float,
+    w_init: FloatArray,
+    tol: float,
+    max_iter: int,
+    rows: list[FloatArray] | None = None,
+) -> tuple[FloatArray, float, int, bool]:
+    """Covariance-update coordinate descent for the elastic net on a Gram matrix.
+
+    Minimizes ``0.5 w'Qw - q'w + l1 |w|_1 + l2/2 |w|^2`` exactly like scikit-learn's
+    ``enet_coordinate_descent_gram``: converged when the duality gap is at most
+    ``tol * yy``. Coordinates are cycled over an active set that is grown with
+    violators of the KKT conditions (glmnet's strategy); once the active set and the
+    signs are stable the exact solution on that support is obtained from one linear
+    solve and accepted only if it satisfies the stopping rule.
+
+    Returns ``(w, gap, n_sweeps, converged)``.
+    """
+    p = q.size
+    w = np.array(w_init, dtype=np.float64)
+    diag = np.diag(Q).copy()
+    usable = diag > 0.0
+    w[~usable] = 0.0
+    if p == 0:
+        return w, 0.0, 0, True
+    tol_abs = tol * yy
+    Qw = Q @ w
+    gap = _gap(Q, q, yy, w, Qw, l1, l2)
+    if 0.0 <= gap <= tol_abs:
+        return w, gap, 0, True
+    if rows is None:
+        rows = list(Q)
+    qs = q.tolist()
+    dg = diag.tolist()
+    denom = [d + l2 for d in dg]
+    usable_idx = np.flatnonzero(usable)
+    n_iter = 0
+    tried_supports: set[bytes] = set()
+
+    def sweep(idx: list[int]) -> tuple[float, float]:
+        d_max = 0.0
+        w_max = 0.0
+        for j in idx:
+            wj = float(w[j])
+            tmp = qs[j] - float(Qw[j]) + wj * dg[j]
+            if tmp > l1:
+                new = (tmp - l1) / denom[j]
+            elif tmp < -l1:
+                new = (tmp + l1) / denom[j]
+            else:
+                new = 0.0
+            if new != wj:
+                np.add(Qw, (new - wj) * rows[j], out=Qw)
+                w[j] = new
+                d = abs(new - wj)
+                if d > d_max:
+                    d_max = d
+            a = abs(new)
+            if a > w_max:
+                w_max = a
+        return d_max, w_max
+
+    def polish() -> tuple[FloatArray, FloatArray, float] | None:
+        support = np.flatnonzero(w)
+        key = support.tobytes() + np.signbit(w[support]).tobytes()
+        if key in tried_supports:
+            return None
+        tried_supports.add(key)
+        if support.size == 0 or support.size > 3000:
+            return None
+        s = np.sign(w[support])
+        A = Q[np.ix_(support, support)] + l2 * np.eye(support.size)
+        try:
+            x = np.linalg.solve(A, q[support] - l1 * s)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(x)) or np.any(np.sign(x) != s):
+            return None
+        cand = np.zeros(p)
+        cand[support] = x
+        cQw = Q[:, support] @ x
+        cgap = _gap(Q, q, yy, cand, cQw, l1, l2)
+        if cgap <= tol_abs:
+            return cand, cQw, cgap
+        return None
+
+    converged = False
+    while n_iter < max_iter:
+        # KKT check over all usable coordinates: grow the working set with violators.
+        grad = q - Qw - l2 * w
+        viol = (w == 0.0) & usable & (np.abs(grad) > l1)
+        work = np.flatnonzero(((w != 0.0) | viol) & usable)
+        if work.size == 0:
+            work = usable_idx
+        idx = work.tolist()
+        while n_iter < max_iter:
+            d_max, w_max = sweep(idx)
+            n_iter += 1
+            # Leave the inner loop early enough to re-check the KKT conditions of the
+            # inactive coordinates (cheap, vectorized) even when tol is tiny.
+            if w_max == 0.0 or d_max <= max(tol, 1e-7) * w_max:
+                break
+            res = polish()
+            if res is not None:
+                w, Qw, gap = res
+                return w, gap, n_iter, True
+            # shrink the working set to the current support (+ keep it small)
+            nz = [j for j in idx if w[j] != 0.0]
+            if len(nz) < len(idx):
+                idx = nz if nz else idx
+        Qw = Q @ w  # refresh to avoid drift
+        gap = _gap(Q, q, yy, w, Qw, l1, l2)
+        if gap <= tol_abs:
+            converged = True
+            break
+        res = polish()
+        if res is not None:
+            w, Qw, gap = res
+            converged = True
+            break
+    return w, gap, n_iter, converged
+
+
+# ---------------------------------------------------------------------------- public API
+def _effective(penalty: str, alpha: float, l1_ratio: float) -> tuple[float, float]:
+    if penalty == "none":
+        return 0.0, float(l1_ratio)
+    if penalty == "l1":
+        return float(alpha), 1.0
+    if penalty == "l2":
+        return float(alpha), 0.0
+    return float(alpha), float(l1_ratio)
+
+
+def _solve(
+    prob: _Problem,
+    penalty: str,
+    alpha: float,
+    l1_ratio: float,
+    tol: float,
+    max_iter: int,
+    gamma_init: FloatArray | None,
+    rows: list[FloatArray] | None = None,
+) -> tuple[FloatArray, bool, float, int]:
+    """Solve on the reduced, scaled problem; returns (gamma, converged, gap, n_iter)."""
+    Q, q, yy = prob.Q, prob.q, prob.yy
+    k = q.size
+    if k == 0:
+        return np.zeros(0), True, 0.0, 0
+    if penalty == "none" or alpha == 0.0:
+        g = _min_norm_lstsq(Q, q)
+        return g, True, _gap(Q, q, yy, g, Q @ g, 0.0, 0.0), 0
+    if penalty == "l2":
+        lam = alpha / prob.sum_w  # Ridge's sum-scale alpha on the 1/W scale
+        g = _ridge_solve(Q, q, lam)
+        return g, True, _gap(Q, q, yy, g, Q @ g, 0.0, lam), 0
+    l1 = alpha * l1_ratio
+    l2 = alpha * (1.0 - l1_ratio)
+    if l1 == 0.0:
+        g = _ridge_solve(Q, q, l2)
+        return g, True, _gap(Q, q, yy, g, Q @ g, 0.0, l2), 0
+    w0 = np.zeros(k) if gamma_init is None else gamma_init
+    g, gap, n_iter, conv = _enet_cd(Q, q, yy, l1, l2, w0, tol, max_iter, rows)
+    return g, conv, gap, n_iter
+
+
+def fit(
+    stats: GramStats,
+    *,
+    penalty: str,
+    alpha: float = 1.0,
+    l1_ratio: float = 0.5,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+    coef_init: FloatArray | None = None,
+) -> FitResult:
+    """Fit a (penalized) linear regression from sufficient statistics.
+
+    See the module docstring for the objectives. ``tol`` and ``max_iter`` only matter
+    for ``l1``/``elasticnet`` (coordinate descent; stopping rule: duality gap
+    ``<= tol * sum_i w_i y_c,i^2 / W``, as in scikit-learn). ``coef_init`` (original
+    scale) warm-starts coordinate descent.
+    """
+    validate_params(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, tol=tol, max_iter=max_iter)
+    a, r = _effective(penalty, alpha, l1_ratio)
+    prob = _prepare(stats, fit_intercept=fit_intercept, standardize=standardize)
+    g0: FloatArray | None = None
+    if coef_init is not None:
+        ci = np.asarray(coef_init, dtype=np.float64).reshape(-1)
+        if ci.size != prob.p:
+            raise ValueError(f"coef_init has {ci.size} entries, expected {prob.p}")
+        g0 = ci[prob.keep] * prob.scale
+    g, conv, gap, n_iter = _solve(prob, penalty, a, r, float(tol), int(max_iter), g0)
+    coef, intercept = prob.to_original(g)
+    return FitResult(coef, intercept, a, r, penalty, conv, float(gap), n_iter)
+
+
+def fit_path(
+    stats: GramStats,
+    alphas: Sequence[float] | FloatArray,
+    *,
+    penalty: str,
+    l1_ratio: float = 0.5,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+) -> list[FitResult]:
+    """Fit one model per alpha, warm-starting along decreasing alphas.
+
+    Results are returned in the order of ``alphas``. For ``l2`` all alphas share one
+    eigendecomposition of the Gram matrix.
+    """
+    alist = [float(a) for a in np.asarray(alphas, dtype=np.float64).reshape(-1)]
+    for a in alist:
+        validate_params(penalty=penalty, alpha=a, l1_ratio=l1_ratio, tol=tol, max_iter=max_iter)
+    if not alist:
+        return []
+    prob = _prepare(stats, fit_intercept=fit_intercept, standardize=standardize)
+    order = sorted(range(len(alist)), key=lambda i: -alist[i])
+    out: list[FitResult | None] = [None] * len(alist)
+    k = prob.q.size
+    if penalty == "l2" and k > 0:
+        evals, evecs = np.linalg.eigh(prob.Q)
+        evals = np.maximum(evals, 0.0)
+        proj = evecs.T @ prob.q
+        for i in order:
+            a = alist[i]
+            if a == 0.0:
+                g = _min_norm_lstsq(prob.Q, prob.q)
+                lam = 0.0
+            else:
+                lam = a / prob.sum_w
+                g = evecs @ (proj / (evals + lam))
+            gap = _gap(prob.Q, prob.q, prob.yy, g, prob.Q @ g, 0.0, lam)
+            coef, intercept = prob.to_original(g)
+            out[i] = FitResult(coef, intercept, a, 0.0, penalty, True, float(gap), 0)
+        return [r for r in out if r is not None]
+    rows = list(prob.Q)
+    g_prev: FloatArray | None = None
+    for i in order:
+        a, r = _effective(penalty, alist[i], l1_ratio)
+        g, conv, gap, n_iter = _solve(prob, penalty, a, r, float(tol), int(max_iter), g_prev, rows)
+        if penalty in ("l1", "elasticnet") and a > 0.0:
+            g_prev = g
+        coef, intercept = prob.to_original(g)
+        out[i] = FitResult(coef, intercept, a, r, penalty, conv, float(gap), n_iter)
+    return [r for r in out if r is not None]
+
+
+def alpha_grid(
+    stats: GramStats,
+    *,
+    penalty: str,
+    l1_ratio: float = 0.5,
+    n_alphas: int = 100,
+    eps: float = 1e-3,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+) -> FloatArray:
+    """Decreasing, log-spaced grid of ``n_alphas`` alphas from ``alpha_max`` to ``eps * alpha_max``.
+
+    For ``l1``/``elasticnet`` this is scikit-learn's ``_alpha_grid``:
+
+    .. math::
+
+        \\alpha_{max} = \\frac{\\max_j |x_{c,j}^T W y_c|}{W \\rho}
+
+    (the smallest alpha with an all-zero solution; ``rho = 1`` for ``l1``). If
+    ``alpha_max`` is below float64 resolution every entry is ``1e-15``. For
+    ``elasticnet`` with ``l1_ratio = 0`` and for ``l2`` glmnet's trick is used:
+    ``alpha_max`` is computed with ``rho = 1e-3``; for ``l2`` it is then converted to
+    Ridge's scale (``alpha_ridge = W * alpha_enet``), i.e.
+    ``alpha_max = 1000 * max_j |x_{c,j}^T W y_c|``. With ``standardize=True`` the
+    standardized features are used.
+    """
+    validate_params(penalty=penalty, l1_ratio=l1_ratio)
+    if penalty == "none":
+        raise ValueError("an alpha grid is meaningless for penalty 'none'")
+    if isinstance(n_alphas, bool) or int(n_alphas) != n_alphas or n_alphas < 1:
+        raise ValueError(f"n_alphas must be an integer >= 1, got {n_alphas!r}")
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    n_alphas = int(n_alphas)
+    prob = _prepare(stats, fit_intercept=fit_intercept, standardize=standardize)
+    W = prob.sum_w
+    xy = prob.q * W  # sum_i w_i x_ij y_i (centered when fitting an intercept)
+    xy_max = float(np.max(np.abs(xy))) if xy.size else 0.0
+    if penalty == "l1":
+        rho = 1.0
+    elif penalty == "elasticnet":
+        rho = float(l1_ratio) if l1_ratio > 0 else _RIDGE_GRID_L1_RATIO
+    else:
+        rho = _RIDGE_GRID_L1_RATIO
+    alpha_max = xy_max / (W * rho)
+    res = float(np.finfo(np.float64).resolution)
+    if alpha_max <= res:
+        return np.full(n_alphas, res)
+    if penalty == "l2":
+        alpha_max *= W
+    return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
