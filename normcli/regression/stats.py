@@ -110,6 +110,10 @@ class GramStats:
         if w is None:
             mean = Z.mean(axis=0)
             Z -= mean
+            # second pass: the deviations are exact, so their mean refines the center
+            corr = Z.mean(axis=0)
+            Z -= corr
+            mean = mean + corr
             cross = Z.T @ Z
             sum_w = float(n)
         else:
@@ -123,6 +127,9 @@ class GramStats:
                 return cls(n, 0.0, np.zeros(p + 1), np.zeros((p + 1, p + 1)))
             mean = (wa @ Z) / sum_w
             Z -= mean
+            corr = (wa @ Z) / sum_w  # refinement pass (see the unweighted branch)
+            Z -= corr
+            mean = mean + corr
             Z *= np.sqrt(wa)[:, None]
             cross = Z.T @ Z
         cross = 0.5 * (cross + cross.T)

@@ -1,0 +1,132 @@
+"""Tests for the streaming weighted sufficient statistics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from normcli.regression.stats import GramStats
+
+
+def _reference(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[float, np.ndarray,
+                                                                          np.ndarray]:
+    Z = np.column_stack([X, y])
+    ww = np.ones(len(y)) if w is None else w
+    W = ww.sum()
+    mean = (ww @ Z) / W
+    D = Z - mean
+    return W, mean, (D * ww[:, None]).T @ D
+
+
+def _data(n: int = 300, p: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.1, 10, p) + rng.uniform(-5, 5, p)
+    y = X @ rng.standard_normal(p) + rng.standard_normal(n)
+    w = rng.uniform(0.0, 3.0, n)
+    return X, y, w
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_single_chunk_matches_reference(weighted: bool) -> None:
+    X, y, w = _data()
+    ww = w if weighted else None
+    s = GramStats.from_chunk(X, y, ww)
+    W, mean, cross = _reference(X, y, ww)
+    assert s.n_rows == len(y)
+    assert s.sum_w == pytest.approx(W, rel=1e-14)
+    np.testing.assert_allclose(s.mean, mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s.cross, cross, rtol=1e-11, atol=1e-9)
+    assert np.array_equal(s.cross, s.cross.T)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunked_updates_equal_whole(weighted: bool) -> None:
+    X, y, w = _data(n=1000)
+    ww = w if weighted else None
+    s = GramStats.empty(X.shape[1])
+    bounds = [0, 1, 1, 17, 250, 251, 700, 1000]  # includes an empty chunk
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        s.update(np.asfortranarray(X[a:b]), y[a:b], None if ww is None else ww[a:b])
+    W, mean, cross = _reference(X, y, ww)
+    assert s.n_rows == 1000
+    assert s.sum_w == pytest.approx(W, rel=1e-13)
+    np.testing.assert_allclose(s.mean, mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s.cross, cross, rtol=1e-11, atol=1e-8)
+
+
+def test_merge_is_associative_and_subtract_inverts() -> None:
+    X, y, w = _data(n=600)
+    a = GramStats.from_chunk(X[:100], y[:100], w[:100])
+    b = GramStats.from_chunk(X[100:350], y[100:350], w[100:350])
+    c = GramStats.from_chunk(X[350:], y[350:], w[350:])
+    total = a.merge(b).merge(c)
+    total2 = a.merge(b.merge(c))
+    np.testing.assert_allclose(total.cross, total2.cross, rtol=1e-12)
+    rest = total.subtract(b)
+    ref = a.merge(c)
+    assert rest.n_rows == 350
+    assert rest.sum_w == pytest.approx(ref.sum_w, rel=1e-13)
+    np.testing.assert_allclose(rest.mean, ref.mean, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(rest.cross, ref.cross, rtol=1e-9, atol=1e-8)
+    # subtracting everything leaves an empty summary
+    empty = total.subtract(total)
+    assert empty.n_rows == 0 and empty.sum_w == 0.0
+
+
+def test_zero_rows_and_zero_weight_chunks() -> None:
+    X, y, w = _data(n=50, p=3)
+    s = GramStats.from_chunk(np.empty((0, 3)), np.empty(0))
+    assert s.n_rows == 0 and s.sum_w == 0.0
+    z = GramStats.from_chunk(X[:10], y[:10], np.zeros(10))
+    assert z.n_rows == 10 and z.sum_w == 0.0
+    full = GramStats.from_chunk(X, y, w)
+    merged = z.merge(full)
+    assert merged.n_rows == 60
+    np.testing.assert_allclose(merged.cross, full.cross)
+    np.testing.assert_allclose(full.merge(z).mean, full.mean)
+    with pytest.raises(ValueError):
+        GramStats.from_chunk(X, y, -w)
+
+
+def test_huge_offsets_are_stable() -> None:
+    rng = np.random.default_rng(3)
+    Xc = rng.standard_normal((5000, 3))
+    X = Xc + 1e9  # rounded to the float64 grid near 1e9 (spacing ~1.2e-7)
+    shifted = X - 1e9  # exact (Sterbenz): the same data without the offset
+    y = shifted @ np.array([1.0, -2.0, 0.5]) + 3e9
+    s = GramStats.empty(3)
+    for i in range(0, 5000, 333):
+        s.update(X[i : i + 333], y[i : i + 333])
+    ref = GramStats.from_chunk(shifted, y - 3e9)
+    # relative to the variances the centered cross-products agree to ~1e-8
+    np.testing.assert_allclose(s.cross, ref.cross, rtol=0, atol=1e-8 * ref.cross.max())
+    np.testing.assert_allclose(s.mean[:3] - 1e9, ref.mean[:3], atol=1e-6)
+
+
+def test_residual_ss_matches_direct() -> None:
+    X, y, w = _data(n=400)
+    s = GramStats.empty(X.shape[1])
+    for i in range(0, 400, 64):
+        s.update(X[i : i + 64], y[i : i + 64], w[i : i + 64])
+    coef = np.linspace(-1, 1, X.shape[1])
+    b = 0.7
+    direct = float(np.sum(w * (y - b - X @ coef) ** 2))
+    assert s.residual_ss(coef, b) == pytest.approx(direct, rel=1e-10)
+
+
+def test_dict_roundtrip_is_json_safe() -> None:
+    X, y, w = _data(n=40, p=2)
+    s = GramStats.from_chunk(X, y, w)
+    back = GramStats.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back.n_rows == s.n_rows and back.sum_w == s.sum_w
+    np.testing.assert_array_equal(back.cross, s.cross)
+    np.testing.assert_array_equal(back.mean, s.mean)
+
+
+def test_incompatible_shapes_raise() -> None:
+    with pytest.raises(ValueError):
+        GramStats.empty(2).merge(GramStats.empty(3))
+    with pytest.raises(ValueError):
+        GramStats.from_chunk(np.zeros((3, 2)), np.zeros(4))
