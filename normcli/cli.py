@@ -1,0 +1,247 @@
+"""The command-line layer: options onto the core, errors onto exit statuses. Nothing else."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from . import __version__
+from . import normalize as normalize_mod
+from .columns import parse_list
+from .errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_DATA,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    NormcliError,
+)
+from .options import common_options
+from .pipeline import InputSpec, OutputSpec, open_job
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind (removing temporary files) and exit 143."""
+
+
+# -- run-time settings: progress, verbosity --------------------------------------------------
+@dataclass
+class Session:
+    quiet: bool = False
+    verbose: bool = False
+    progress: bool = False
+    started: float = field(default_factory=time.perf_counter)
+    _bar: Any = None
+    _last: int = 0
+    _size: int | None = None
+
+    def hook(self, size: int | None) -> Callable[[int, int], None] | None:
+        if not self.progress or self.quiet:
+            return None
+        self._size = size
+
+        def tick(rows: int, nbytes: int) -> None:
+            if self._size:
+                if self._bar is None or nbytes < self._last:
+                    self._close_bar()
+                    self._bar = click.progressbar(length=self._size, file=sys.stderr,
+                                                  label="normcli", show_eta=True)
+                    self._bar.__enter__()
+                    self._last = 0
+                self._bar.update(max(0, nbytes - self._last))
+                self._last = nbytes
+            else:
+                sys.stderr.write(f"\rnormcli: {rows:,} rows")
+                sys.stderr.flush()
+
+        return tick
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+        elif self.progress and not self.quiet and self._size is None and self._last >= 0:
+            pass
+
+    def finish(self, message: str) -> None:
+        self._close_bar()
+        if self.progress and not self.quiet and not self._size:
+            sys.stderr.write("\n")
+        if self.verbose and not self.quiet:
+            click.echo(f"normcli: {message} in {time.perf_counter() - self.started:.2f} s",
+                       err=True)
+
+
+def _session(kw: dict[str, Any]) -> Session:
+    progress = kw.pop("progress", None)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    kw.pop("debug", None)  # read by main() before parsing
+    return Session(quiet=kw.pop("quiet", False), verbose=kw.pop("verbose", False),
+                   progress=bool(progress))
+
+
+def _input_spec(kw: dict[str, Any]) -> InputSpec:
+    return InputSpec(
+        path=kw["input"], fmt=kw.get("input_format"), delimiter=kw.get("delimiter"),
+        header=not kw.get("no_header", False), chunk_rows=kw.get("chunk_rows"),
+    )
+
+
+def _output_spec(kw: dict[str, Any]) -> OutputSpec:
+    return OutputSpec(path=kw.get("output"), fmt=kw.get("output_format"),
+                      delimiter=kw.get("output_delimiter"))
+
+
+def _size(path: str) -> int | None:
+    if path == "-":
+        return None
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+# -- commands --------------------------------------------------------------------------------
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="normcli")
+@click.option("--debug", is_flag=True, hidden=True)
+def cli(debug: bool) -> None:
+    """Normalize, measure and fit regularized linear regressions on CSV and Parquet files.
+
+    Data is streamed in chunks; standard output carries data only; errors are one line on
+    standard error. Exit status: 0 success, 1 bad data or a failure while running, 2 wrong
+    usage, 130 interrupted, 141 standard output closed early.
+    """
+
+
+NORMALIZE_EPILOG = """\b
+Examples:
+  normcli normalize --norm l2 in.csv out.csv
+  normcli normalize --norm l1 --columns a,b,c in.csv.gz > out.csv
+  normcli normalize --scale minmax --range -1,1 --save-params p.json in.parquet out.parquet
+  normcli normalize --scale minmax --params p.json new.csv scaled.csv
+"""
+
+
+@cli.command(epilog=NORMALIZE_EPILOG, context_settings=CONTEXT)
+@click.option("--norm", "norm", default="l2", show_default=True, metavar="l1|l2|max|P",
+              help="Divide each row (or column) by this norm; inf = max; P >= 1 a p-norm.")
+@click.option("--axis", type=click.Choice(["rows", "columns"]), default="rows",
+              show_default=True, help="Normalize each row, or each column over all rows.")
+@click.option("--scale", type=click.Choice(["minmax", "zscore", "maxabs"]),
+              help="Per-column scaler instead of --norm (as scikit-learn's MinMaxScaler, "
+                   "StandardScaler, MaxAbsScaler).")
+@click.option("--range", "feature_range", default="0,1", show_default=True, metavar="MIN,MAX",
+              help="Target range of --scale minmax.")
+@click.option("--clip", is_flag=True, help="Clip --scale minmax output to --range.")
+@click.option("--save-params", metavar="FILE.json", help="Write the statistics used as JSON.")
+@click.option("--params", metavar="FILE.json",
+              help="Apply saved statistics instead of computing them (one pass).")
+@common_options
+def normalize(**kw: Any) -> None:
+    """Divide rows or columns by their norm, or scale columns.
+
+    Every other column passes through unchanged; missing cells stay missing.
+    """
+    session = _session(kw)
+    opts = normalize_mod.NormalizeOptions(
+        norm=kw["norm"], axis=kw["axis"], scale=kw["scale"],
+        feature_range=normalize_mod.parse_range(kw["feature_range"]), clip=kw["clip"],
+        columns=parse_list(kw["columns"]), exclude=parse_list(kw["exclude"]),
+        save_params=kw["save_params"], params=kw["params"],
+    )
+    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
+        rows = normalize_mod.run(job, _output_spec(kw), opts)
+    session.finish(f"normalized {rows:,} rows")
+
+
+# -- entry point -----------------------------------------------------------------------------
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _error(message: str) -> None:
+    try:
+        sys.stderr.write(f"normcli: error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+@contextmanager
+def _handled(debug: bool) -> Iterator[list[int]]:
+    code = [0]
+    try:
+        yield code
+    except click.exceptions.Exit as exc:
+        code[0] = exc.exit_code
+    except click.ClickException as exc:
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None and isinstance(exc, click.UsageError):
+            hint = f" (see '{ctx.command_path} --help')"
+        _error(exc.format_message().replace("\n", " ") + hint)
+        code[0] = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except click.Abort:
+        _error("interrupted")
+        code[0] = EXIT_INTERRUPTED
+    except NormcliError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
+        code[0] = exc.exit_code
+    except BrokenPipeError:
+        # The reader of standard output went away: stop quietly, as `yes | head` does.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        code[0] = EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code[0] = EXIT_INTERRUPTED
+    except Terminated:
+        _error("terminated")
+        code[0] = 128 + signal.SIGTERM
+    except MemoryError:
+        _error("out of memory (try a smaller --chunk-rows)")
+        code[0] = EXIT_DATA
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _error(f"{where}{exc.strerror or exc}")
+        code[0] = EXIT_DATA
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if debug:
+            traceback.print_exc()
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        code[0] = EXIT_DATA
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    with _handled(debug) as code:
+        with cli.make_context("normcli", args) as ctx:
+            cli.invoke(ctx)
+        sys.stdout.flush()
+    sys.exit(code[0])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

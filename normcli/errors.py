@@ -1,0 +1,57 @@
+"""Error types and the exit statuses they map to.
+
+Every failure a user can cause is raised as a :class:`NormcliError`; the command-line layer turns it
+into one line ``normcli: error: ...`` on standard error and exits with :attr:`NormcliError.exit_code`.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+
+class NormcliError(Exception):
+    """A failure the user can cause: bad data, a failed read or write."""
+
+    exit_code = EXIT_DATA
+
+
+class DataError(NormcliError):
+    """Bad data in an input file (exit status 1).
+
+    ``source``, ``line`` and ``column`` locate the problem where they are known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.detail = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.source is not None:
+            where.append(self.source)
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.detail}" if prefix else self.detail
+
+
+class UsageError(NormcliError):
+    """Wrong usage: bad option values, unknown columns (exit status 2)."""
+
+    exit_code = EXIT_USAGE

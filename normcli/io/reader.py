@@ -1,0 +1,335 @@
+"""Chunked readers for CSV/TSV and Parquet that know where each row came from.
+
+A reader yields :class:`Chunk` objects: an Arrow record batch plus the global index of its first
+row. CSV columns are always read as text (``string``): the caller decides which columns are numbers
+(see :mod:`normcli.columns`), so passthrough text is kept exactly, and a column never changes type
+half-way through a file. Physical line numbers are only needed when something is wrong, so they are
+found then, by scanning the input again with Python's :mod:`csv` module (which counts quoted
+newlines, CRLF line ends and skipped blank lines exactly as the file has them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import DataError, UsageError
+from .formats import CsvDialect
+from .source import Source
+
+_BOM = b"\xef\xbb\xbf"
+DEFAULT_BLOCK_BYTES = 8 << 20
+DEFAULT_PARQUET_ROWS = 1 << 16
+
+
+@dataclass
+class Chunk:
+    batch: pa.RecordBatch
+    row_start: int
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.batch.num_rows)
+
+
+class TableReader:
+    """Common interface of the CSV and Parquet readers."""
+
+    kind: str
+    names: list[str]
+    schema: pa.Schema
+    source: Source
+
+    def __iter__(self) -> Iterator[Chunk]:
+        raise NotImplementedError
+
+    def line_of(self, row: int) -> int | None:
+        """The 1-based physical line where data row ``row`` (0-based) starts, if lines apply."""
+        return None
+
+    def where(self, row: int) -> dict[str, int | None]:
+        return {"line": self.line_of(row)}
+
+    def rewind(self) -> TableReader:
+        """A fresh reader over the same input, from the first row."""
+        raise NotImplementedError
+
+
+def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None:
+    """The first CSV record in ``prefix`` and the number of bytes it spans, or None if incomplete."""
+    text = prefix.decode("utf-8", errors="surrogateescape")
+    consumed: list[str] = []
+    it = iter(io.StringIO(text, newline=""))
+
+    def feed() -> Iterator[str]:
+        for line in it:
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=delimiter, strict=False)
+    try:
+        record = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error:
+        return None
+    used = "".join(consumed)
+    if len(used) == len(text) and not text.endswith(("\n", "\r")):
+        return None  # the record may go on past the prefix
+    while not record and len(used) < len(text):  # leading blank lines
+        try:
+            record = next(reader)
+        except (StopIteration, csv.Error):
+            return None
+        used = "".join(consumed)
+    return record, len(used.encode("utf-8", errors="surrogateescape"))
+
+
+class CsvReader(TableReader):
+    kind = "csv"
+
+    def __init__(
+        self,
+        source: Source,
+        dialect: CsvDialect,
+        *,
+        chunk_rows: int | None = None,
+        use_threads: bool = True,
+    ) -> None:
+        self.source = source
+        self.dialect = dialect
+        self.chunk_rows = chunk_rows
+        self.use_threads = use_threads
+        self._stream = source.open_bytes()
+        prefix = self._read_prefix()
+        names, header_bytes, header_lines = self._parse_header(prefix)
+        self.names = names
+        self.header_lines = header_lines
+        self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
+        body = prefix[header_bytes:]
+        self._block_size = self._choose_block_size(body)
+        self._body = io.BufferedReader(
+            _PrefixedRaw(body, self._stream), buffer_size=1 << 20  # type: ignore[arg-type]
+        )
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _read_prefix(self) -> bytes:
+        size = 1 << 16
+        data = b""
+        while True:
+            more = self._stream.read(size - len(data))
+            data += more
+            found = _first_record(data[3:] if data.startswith(_BOM) else data,
+                                  self.dialect.delimiter)
+            if found is not None or not more:
+                return data
+            size *= 4
+
+    def _parse_header(self, prefix: bytes) -> tuple[list[str], int, int]:
+        bom = 3 if prefix.startswith(_BOM) else 0
+        found = _first_record(prefix[bom:], self.dialect.delimiter)
+        if found is None:
+            if not prefix[bom:].strip():
+                raise DataError("the input is empty (no header row)", source=self.source.display)
+            # A single record with no line end: parse it whole.
+            record = next(csv.reader(io.StringIO(prefix[bom:].decode("utf-8", "replace")),
+                                     delimiter=self.dialect.delimiter))
+            found = (record, len(prefix) - bom)
+        record, nbytes = found
+        header_text = prefix[bom: bom + nbytes]
+        lines = header_text.count(b"\n") + (header_text.count(b"\r") - header_text.count(b"\r\n"))
+        if self.dialect.header:
+            names = list(record)
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise UsageError(f"{self.source.display}: duplicate column name {name!r}")
+                seen.add(name)
+            return names, bom + nbytes, lines
+        return [f"column_{i + 1}" for i in range(len(record))], bom, 0
+
+    def _choose_block_size(self, body: bytes) -> int:
+        if self.chunk_rows is None:
+            return DEFAULT_BLOCK_BYTES
+        nlines = max(1, body.count(b"\n"))
+        per_row = max(1.0, len(body) / nlines)
+        return int(min(max(per_row * self.chunk_rows * 1.05 + 64, 1 << 10), 1 << 28))
+
+    # -- reading -----------------------------------------------------------------------------
+    def _open_arrow(self) -> pacsv.CSVStreamingReader:
+        read_opts = pacsv.ReadOptions(
+            column_names=self.names,
+            block_size=self._block_size,
+            use_threads=self.use_threads,
+        )
+        parse_opts = pacsv.ParseOptions(
+            delimiter=self.dialect.delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=True,
+        )
+        convert_opts = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in self.names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+            check_utf8=True,
+        )
+        return pacsv.open_csv(
+            self._body, read_options=read_opts, parse_options=parse_opts,
+            convert_options=convert_opts,
+        )
+
+    def __iter__(self) -> Iterator[Chunk]:
+        row = 0
+        try:
+            reader = self._open_arrow()
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                for piece in _split(batch, self.chunk_rows):
+                    yield Chunk(piece, row)
+                    row += piece.num_rows
+        except pa.ArrowInvalid as exc:
+            raise self._parse_error(exc, row) from exc
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"cannot read: {_arrow_message(exc)}", source=self.source.display) from exc
+
+    def _parse_error(self, exc: Exception, row: int) -> DataError:
+        message = _arrow_message(exc)
+        ncols = len(self.names)
+        if "Expected" in message and "columns" in message:
+            found = self._scan(lambda rec: len(rec) != ncols)
+            if found is not None:
+                line, record = found
+                return DataError(
+                    f"expected {ncols} fields, found {len(record)}",
+                    source=self.source.display, line=line,
+                )
+        if "UTF8" in message or "utf8" in message.lower():
+            return DataError("invalid UTF-8 text", source=self.source.display)
+        return DataError(f"cannot parse: {message}", source=self.source.display,
+                         line=self.line_of(row) if row else None)
+
+    def _scan(self, predicate: Callable[[list[str]], bool]) -> tuple[int, list[str]] | None:
+        """The first data record for which ``predicate`` holds, with its physical line."""
+        with self.source.open_bytes_so_far() as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            reader = csv.reader(text, delimiter=self.dialect.delimiter, strict=False)
+            line = 1
+            first = True
+            try:
+                for record in reader:
+                    start = line
+                    line = reader.line_num + 1
+                    if not record:
+                        continue
+                    if first and self.dialect.header:
+                        first = False
+                        continue
+                    first = False
+                    if predicate(record):
+                        return start, record
+            except csv.Error:
+                return None
+        return None
+
+    def line_of(self, row: int) -> int | None:
+        count = [-1]
+
+        def nth(_: list[str]) -> bool:
+            count[0] += 1
+            return count[0] == row
+
+        found = self._scan(nth)
+        return None if found is None else found[0]
+
+    def rewind(self) -> CsvReader:
+        return CsvReader(self.source, self.dialect,
+                         chunk_rows=self.chunk_rows, use_threads=self.use_threads)
+
+
+class _PrefixedRaw(io.RawIOBase):
+    def __init__(self, prefix: bytes, rest: io.BufferedIOBase | io.RawIOBase) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if len(self._prefix):
+            n = min(len(b), len(self._prefix))
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(b))
+        if data is None:
+            return 0
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._rest.close()
+        finally:
+            super().close()
+
+
+def _split(batch: pa.RecordBatch, rows: int | None) -> Iterator[pa.RecordBatch]:
+    if rows is None or batch.num_rows <= rows:
+        yield batch
+        return
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def _arrow_message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class ParquetReader(TableReader):
+    kind = "parquet"
+
+    def __init__(self, source: Source, *, chunk_rows: int | None = None) -> None:
+        self.source = source
+        self.chunk_rows = chunk_rows
+        try:
+            self._file = pq.ParquetFile(source.local_path())
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"not a Parquet file: {_arrow_message(exc)}",
+                            source=source.display) from exc
+        self.schema = self._file.schema_arrow
+        self.names = list(self.schema.names)
+        self.num_rows = self._file.metadata.num_rows
+
+    def __iter__(self) -> Iterator[Chunk]:
+        row = 0
+        try:
+            for batch in self._file.iter_batches(batch_size=self.chunk_rows or DEFAULT_PARQUET_ROWS,
+                                                 use_threads=True):
+                yield Chunk(batch, row)
+                row += batch.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"cannot read: {_arrow_message(exc)}", source=self.source.display) from exc
+
+    def where(self, row: int) -> dict[str, int | None]:
+        return {"line": None, "row": row + 1}
+
+    def rewind(self) -> ParquetReader:
+        return ParquetReader(self.source, chunk_rows=self.chunk_rows)
+
+
+def open_reader(source: Source, fmt: str, dialect: CsvDialect,
+                chunk_rows: int | None = None) -> TableReader:
+    if fmt == "parquet":
+        return ParquetReader(source, chunk_rows=chunk_rows)
+    return CsvReader(source, dialect, chunk_rows=chunk_rows)

@@ -1,0 +1,260 @@
+"""Writers for CSV/TSV, Parquet and JSON, and atomic output.
+
+Output to a path goes into a temporary file beside it, which is renamed over the destination only
+when the command succeeds (:class:`Destination`). On any failure or interrupt the temporary file is
+removed and the destination is left as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..errors import NormcliError, UsageError
+from .formats import is_std
+
+
+class Destination:
+    """Where output goes: a path (written atomically) or standard output (``None`` or ``-``)."""
+
+    def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None) -> None:
+        self.path = None if path is None or is_std(path) else path
+        self.fmt = fmt
+        self._tmp: str | None = None
+        self._file: BinaryIO | None = None
+        if self.path is None:
+            if fmt == "parquet" and sys.stdout.isatty():
+                raise UsageError("refusing to write Parquet to a terminal; give an output file")
+            return
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if os.path.isdir(self.path):
+            raise UsageError(f"{self.path}: is a directory")
+        if not os.path.isdir(folder):
+            raise UsageError(f"{self.path}: no such folder {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise NormcliError(f"{self.path}: permission denied (cannot write in {folder})")
+        if input_path is not None and not is_std(input_path) and os.path.exists(self.path):
+            if os.path.samefile(self.path, input_path):
+                raise UsageError(
+                    f"{self.path}: the output is the input file; write to another file"
+                )
+
+    def open(self) -> BinaryIO:
+        if self.path is None:
+            self._file = sys.stdout.buffer
+            return self._file
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, self._tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
+        )
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        return self._file
+
+    def commit(self) -> None:
+        if self._file is None:
+            return
+        if self.path is None:
+            self._file.flush()
+            return
+        assert self._tmp is not None
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            mode = _mode_for(self.path)
+            os.chmod(self._tmp, mode)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
+        self._tmp = None
+
+    def abort(self) -> None:
+        if self._tmp is not None:
+            try:
+                if self._file is not None:
+                    self._file.close()
+            except OSError:
+                pass
+            try:
+                os.unlink(self._tmp)
+            except OSError:
+                pass
+            self._tmp = None
+
+    def __enter__(self) -> BinaryIO:
+        return self.open()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+class TableWriter:
+    def write(self, batch: pa.RecordBatch) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def format_header(names: Sequence[str], delimiter: str) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(names)
+    return buf.getvalue().encode("utf-8")
+
+
+class CsvWriter(TableWriter):
+    """Delimited text. Text columns keep their exact text, quoted only where CSV needs it."""
+
+    def __init__(
+        self, stream: BinaryIO, names: Sequence[str], *, delimiter: str = ",", header: bool = True
+    ) -> None:
+        self.stream = stream
+        self.names = list(names)
+        self.delimiter = delimiter
+        self._header_pending = header
+        self._special = "[" + re.escape(delimiter + '"\r\n') + "]"
+        self._options = pacsv.WriteOptions(
+            include_header=False, delimiter=delimiter, quoting_style="none"
+        )
+
+    def _write_header(self) -> None:
+        if self._header_pending:
+            self.stream.write(format_header(self.names, self.delimiter))
+            self._header_pending = False
+
+    def format(self, batch: pa.RecordBatch) -> bytes | pa.Buffer:
+        """The CSV text of ``batch`` (no header)."""
+        if batch.num_rows == 0:
+            return b""
+        if any(
+            _is_text(col.type) and pc.any(pc.match_substring_regex(col, self._special)).as_py()
+            for col in batch.columns
+        ):
+            return self._format_quoted(batch)
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch, sink, self._options)
+        return sink.getvalue()
+
+    def _format_quoted(self, batch: pa.RecordBatch) -> pa.Buffer:
+        parts = []
+        for col in batch.columns:
+            if _is_text(col.type):
+                text = col
+                need = pc.match_substring_regex(text, self._special)
+                quoted = pc.binary_join_element_wise(
+                    '"', pc.replace_substring(text, '"', '""'), '"', ""
+                )
+                text = pc.if_else(need, quoted, text)
+            else:
+                text = pc.cast(col, pa.string())
+            parts.append(pc.fill_null(text, ""))
+        rows = pc.binary_join_element_wise(*parts, self.delimiter)
+        lines = pc.binary_join_element_wise(rows, "", "\n").cast(pa.large_string())
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+            lines.offset: lines.offset + len(lines) + 1
+        ]
+        data = lines.buffers()[2]
+        return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._write_header()
+        self.stream.write(self.format(batch))  # type: ignore[arg-type]
+
+    def write_text(self, data: bytes | pa.Buffer) -> None:
+        """Write text already formatted by :meth:`format` (for parallel formatting)."""
+        self._write_header()
+        self.stream.write(data)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._write_header()
+
+
+class ParquetWriter(TableWriter):
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(stream, schema, compression="snappy")
+        self.schema = schema
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.schema != self.schema:
+            batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class JsonWriter(TableWriter):
+    """A JSON array of objects, one per row; missing values are ``null``."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self._first = True
+        self.stream.write(b"[")
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        names = batch.schema.names
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        out = []
+        for values in zip(*columns, strict=True):
+            row = {n: _json_value(v) for n, v in zip(names, values, strict=True)}
+            out.append(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False))
+        if out:
+            text = ",\n".join(out)
+            self.stream.write((("\n" if self._first else ",\n") + text).encode("utf-8"))
+            self._first = False
+
+    def close(self) -> None:
+        self.stream.write(b"\n]\n" if not self._first else b"]\n")
+
+
+def make_writer(
+    fmt: str,
+    stream: BinaryIO,
+    schema: pa.Schema,
+    *,
+    delimiter: str = ",",
+    header: bool = True,
+) -> TableWriter:
+    if fmt == "parquet":
+        return ParquetWriter(stream, schema)
+    if fmt == "json":
+        return JsonWriter(stream)
+    return CsvWriter(stream, schema.names, delimiter=delimiter, header=header)

@@ -1,0 +1,227 @@
+"""Vector norms that are safe at the ends of float64.
+
+Every kernel works on a float64 block whose missing cells are NaN; missing cells are left out of
+every norm. Sums of powers are formed from values divided by the row's (or column's) largest
+absolute value first, so that squaring cannot overflow or underflow::
+
+    ||x||_p = m * (sum_i (|x_i| / m) ** p) ** (1 / p),   m = max_i |x_i|
+
+Rows whose plain sum of powers is comfortably inside float64 take the direct route, which gives
+numpy's and scikit-learn's numbers exactly on ordinary data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import UsageError
+
+# Plain power sums inside (TINY, inf) kept full precision; outside, rows are redone scaled.
+_TINY = 1e-280
+
+
+def parse_ord(text: str | float, *, allow_special: bool = True, minimum: float = 0.0) -> float:
+    """``"l1"`` -> 1, ``"l2"`` -> 2, ``"max"``/``"inf"`` -> inf, ``"-inf"``, ``"0"``, ``"P"``."""
+    aliases = {"l1": 1.0, "l2": 2.0, "max": math.inf, "inf": math.inf, "-inf": -math.inf}
+    key = str(text).strip().lower()
+    if key in aliases:
+        value = aliases[key]
+    else:
+        try:
+            value = float(key)
+        except ValueError:
+            raise UsageError(f"not a norm: {text!r} (use l1, l2, max, inf or a number)") from None
+    if math.isnan(value):
+        raise UsageError("the norm order may not be NaN")
+    if not allow_special and (value == -math.inf or value == 0):
+        raise UsageError(f"unsupported norm order {text!r} here")
+    if value != -math.inf and value != 0 and value < minimum:
+        raise UsageError(f"the norm order must be >= {minimum:g} (got {text})")
+    if value < 0 and value != -math.inf:
+        raise UsageError(f"the norm order must be positive, 0 or -inf (got {text})")
+    return value
+
+
+def _abs0(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|X| with missing cells as 0, and the mask of present cells."""
+    present = ~np.isnan(X)
+    A = np.abs(X)
+    A[~present] = 0.0
+    return A, present
+
+
+def _power_sum(A: np.ndarray, p: float, axis: int) -> np.ndarray:
+    if p == 2.0:
+        return np.einsum("ij,ij->i" if axis == 1 else "ij,ij->j", A, A)
+    if p == 1.0:
+        return A.sum(axis=axis)
+    return np.power(A, p).sum(axis=axis)
+
+
+def _root(s: np.ndarray, p: float) -> np.ndarray:
+    if p == 2.0:
+        return np.sqrt(s)
+    if p == 1.0:
+        return s
+    return np.power(s, 1.0 / p)
+
+
+def scaled_parts(A: np.ndarray, p: float, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, r)`` with the norm equal to ``m * r``: ``m`` the largest |value|, ``r`` in [1, n^(1/p)].
+
+    ``m`` is 0 (and ``r`` 1) where every value is 0.
+    """
+    m = A.max(axis=axis) if A.shape[axis] else np.zeros(A.shape[1 - axis])
+    safe = np.where(m > 0, m, 1.0)
+    scaled = A / (safe[:, None] if axis == 1 else safe[None, :])
+    r = _root(_power_sum(scaled, p, axis), p)
+    r = np.where(m > 0, r, 1.0)
+    return m, r
+
+
+def row_norms(X: np.ndarray, ord: float) -> np.ndarray:
+    """Norm of each row over its present values (NaN for a row with none), as numpy.linalg.norm."""
+    A, present = _abs0(X)
+    n_present = present.sum(axis=1)
+    if ord == math.inf:
+        out = A.max(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+    elif ord == -math.inf:
+        B = np.abs(X)
+        B[~present] = np.inf
+        out = B.min(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+    elif ord == 0:
+        out = ((A != 0) & present).sum(axis=1).astype(np.float64)
+    else:
+        with np.errstate(over="ignore", under="ignore"):
+            s = _power_sum(A, ord, axis=1)
+            out = _root(s, ord)
+            redo = ~((s > _TINY) & np.isfinite(s))
+        if redo.any():
+            m, r = scaled_parts(A[redo], ord, axis=1)
+            with np.errstate(over="ignore"):
+                out[redo] = m * r
+    out = out.astype(np.float64, copy=False)
+    out[n_present == 0] = np.nan
+    return out
+
+
+def normalize_rows(X: np.ndarray, ord: float) -> np.ndarray:
+    """Each row divided by its norm, as ``sklearn.preprocessing.normalize``; zero rows stay zero."""
+    A, _ = _abs0(X)
+    if ord == math.inf:
+        norms = A.max(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+        norms[norms == 0] = 1.0
+        return X / norms[:, None]
+    with np.errstate(over="ignore", under="ignore"):
+        s = _power_sum(A, ord, axis=1)
+        redo = ~((s > _TINY) & np.isfinite(s))
+        norms = _root(s, ord)
+    norms[redo] = 1.0
+    out = X / norms[:, None]
+    if redo.any():
+        m, r = scaled_parts(A[redo], ord, axis=1)
+        m = np.where(m > 0, m, 1.0)
+        out[redo] = (X[redo] / m[:, None]) / r[:, None]
+    return out
+
+
+class ColumnNorms:
+    """Mergeable per-column norm accumulator: ``norm_j = scale_j * sum_j ** (1/p)``.
+
+    Two accumulators merge by rescaling to the larger scale, so chunks may be combined in any order.
+    """
+
+    def __init__(self, k: int, ord: float) -> None:
+        self.ord = ord
+        self.scale = np.zeros(k)  # largest |value| (p = -inf: smallest)
+        self.total = np.zeros(k)  # sum of (|x| / scale) ** p (p = 0: count of non-zeros)
+        self.count = np.zeros(k, dtype=np.int64)
+        if ord == -math.inf:
+            self.scale[:] = np.inf
+
+    def update(self, X: np.ndarray) -> None:
+        A, present = _abs0(X)
+        self.count += present.sum(axis=0)
+        p = self.ord
+        if p == math.inf:
+            if X.shape[0]:
+                np.maximum(self.scale, A.max(axis=0), out=self.scale)
+            return
+        if p == -math.inf:
+            B = np.abs(X)
+            B[~present] = np.inf
+            if X.shape[0]:
+                np.minimum(self.scale, B.min(axis=0), out=self.scale)
+            return
+        if p == 0:
+            self.total += ((A != 0) & present).sum(axis=0)
+            return
+        if X.shape[0] == 0:
+            return
+        m = A.max(axis=0)
+        safe = np.where(m > 0, m, 1.0)
+        s = _power_sum(A / safe[None, :], p, axis=0)
+        self._merge(m, s)
+
+    def _merge(self, m: np.ndarray, s: np.ndarray) -> None:
+        p = self.ord
+        new = np.maximum(self.scale, m)
+        safe = np.where(new > 0, new, 1.0)
+        with np.errstate(under="ignore"):
+            self.total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
+        self.scale = new
+
+    def merge(self, other: ColumnNorms) -> None:
+        self.count += other.count
+        if self.ord == math.inf:
+            np.maximum(self.scale, other.scale, out=self.scale)
+        elif self.ord == -math.inf:
+            np.minimum(self.scale, other.scale, out=self.scale)
+        elif self.ord == 0:
+            self.total += other.total
+        else:
+            self._merge(other.scale, other.total)
+
+    def root(self) -> np.ndarray:
+        """``r`` such that the norm is ``scale * r``."""
+        p = self.ord
+        if p in (math.inf, -math.inf):
+            return np.ones_like(self.scale)
+        if p == 0:
+            return self.total.astype(np.float64)
+        return np.where(self.scale > 0, _root(self.total, p), 1.0)
+
+    def norms(self) -> np.ndarray:
+        p = self.ord
+        if p == 0:
+            out = self.total.astype(np.float64)
+        else:
+            with np.errstate(over="ignore"):
+                out = self.scale * self.root()
+        out = np.asarray(out, dtype=np.float64).copy()
+        out[self.count == 0] = np.nan
+        return out
+
+    def divide(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with each column divided by its norm (columns of norm 0 are left as they are)."""
+        return divide_columns(X, self.scale, self.root(), self.ord)
+
+
+def divide_columns(X: np.ndarray, scale: np.ndarray, root: np.ndarray, ord: float) -> np.ndarray:
+    if ord == 0:
+        norm = np.where(root > 0, root, 1.0)
+        return X / norm[None, :]
+    with np.errstate(over="ignore"):
+        norm = scale * root
+    plain = np.isfinite(norm) & (norm > _TINY)
+    out = np.empty_like(X)
+    if plain.all():
+        return X / norm[None, :]
+    safe_norm = np.where(plain, norm, 1.0)
+    out[:, plain] = X[:, plain] / safe_norm[plain][None, :]
+    rest = ~plain
+    m = np.where(scale[rest] > 0, scale[rest], 1.0)
+    out[:, rest] = (X[:, rest] / m[None, :]) / root[rest][None, :]
+    return out

@@ -1,0 +1,159 @@
+"""The ``normalize`` command: row norms, column norms and per-column scalers, streamed."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .columns import reassemble
+from .errors import DataError, UsageError
+from .io.writer import Destination
+from .kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
+from .pipeline import Job, Output, OutputSpec, output_schema
+from .scalers import ColumnStats, Scaler, load_params
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    norm: str = "l2"
+    axis: str = "rows"
+    scale: str | None = None
+    feature_range: tuple[float, float] = (0.0, 1.0)
+    clip: bool = False
+    columns: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+    save_params: str | None = None
+    params: str | None = None
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--range must be MIN,MAX (got {text!r})") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise UsageError(f"--range needs finite MIN < MAX (got {text!r})")
+    return lo, hi
+
+
+def _norm_params(names: list[str], acc: ColumnNorms, ord_text: str) -> dict[str, Any]:
+    norms = acc.norms()
+    root = acc.root()
+    return {
+        "normcli": __version__,
+        "kind": "norm",
+        "norm": ord_text,
+        "columns": {
+            n: {"norm": float(norms[j]), "scale": float(acc.scale[j]), "root": float(root[j]),
+                "count": int(acc.count[j])}
+            for j, n in enumerate(names)
+        },
+    }
+
+
+def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
+    """Normalize ``job``'s input into ``out``; returns the number of rows written."""
+    if opts.axis not in ("rows", "columns"):
+        raise UsageError("--axis must be rows or columns")
+    ord_ = parse_ord(opts.norm, allow_special=False, minimum=1.0)
+    saved: dict[str, Any] | None = None
+    if opts.params is not None:
+        saved = load_params(opts.params)
+    if opts.save_params is not None and opts.scale is None and opts.axis == "rows":
+        raise UsageError("--save-params needs --scale or --axis columns (row norms keep no "
+                         "statistics)")
+    if opts.params is not None and opts.scale is None and opts.axis == "rows":
+        raise UsageError("--params needs --scale or --axis columns")
+
+    columns = opts.columns
+    if saved is not None and columns is None and opts.exclude is None:
+        columns = list(saved["columns"])
+        missing = [c for c in columns if c not in job.names]
+        if missing:
+            raise DataError(f"column {missing[0]!r} of the parameters is not in the input",
+                            source=job.display)
+    sel = job.select(columns, opts.exclude)
+    names = sel.used_names
+    conv = job.converter(sel.used)
+    schema = output_schema(job.reader.schema, sel.used)
+    params_dest = (
+        Destination(opts.save_params, "json", input_path=job.spec.path)
+        if opts.save_params else None
+    )
+
+    # -- statistics: from --params, or a first pass -----------------------------------------
+    transform: Any
+    if opts.scale is not None:
+        if opts.scale not in ("minmax", "zscore", "maxabs"):
+            raise UsageError("--scale must be minmax, zscore or maxabs")
+        if saved is not None:
+            if saved.get("kind") != opts.scale:
+                raise DataError(f"the parameters are for {saved.get('kind')!r}, not "
+                                f"{opts.scale!r}", source=opts.params)
+            scaler = Scaler.from_json(saved, names, opts.params or "")
+            scaler.feature_range = opts.feature_range
+            scaler.clip = opts.clip
+            chunks = job.chunks()
+        else:
+            stats = ColumnStats.empty(len(names))
+            for chunk in job.chunks():
+                stats.update(conv.block(chunk))
+            scaler = Scaler(opts.scale, names, stats, opts.feature_range, opts.clip)
+            chunks = job.again()
+        transform = scaler.transform
+        params_json = scaler.to_json()
+    elif opts.axis == "columns":
+        if saved is not None:
+            if saved.get("kind") != "norm":
+                raise DataError(f"the parameters are for {saved.get('kind')!r}, not column "
+                                "norms", source=opts.params)
+            try:
+                scale = np.array([float(saved["columns"][n]["scale"]) for n in names])
+                root = np.array([float(saved["columns"][n]["root"]) for n in names])
+            except KeyError as exc:
+                raise DataError(f"no statistics for column {exc.args[0]!r}",
+                                source=opts.params) from exc
+            p_saved = parse_ord(str(saved.get("norm", opts.norm)), allow_special=False,
+                                minimum=1.0)
+            if p_saved != ord_:
+                raise DataError(f"the parameters are for norm {saved.get('norm')}, not "
+                                f"{opts.norm}", source=opts.params)
+            params_json = saved
+
+            def transform(X: np.ndarray) -> np.ndarray:
+                return divide_columns(X, scale, root, ord_)
+
+            chunks = job.chunks()
+        else:
+            acc = ColumnNorms(len(names), ord_)
+            for chunk in job.chunks():
+                acc.update(conv.block(chunk))
+            params_json = _norm_params(names, acc, opts.norm)
+            transform = acc.divide
+            chunks = job.again()
+    else:
+        params_json = {}
+
+        def transform(X: np.ndarray) -> np.ndarray:
+            return normalize_rows(X, ord_)
+
+        chunks = job.chunks()
+
+    # -- the pass that writes --------------------------------------------------------------
+    rows = 0
+    with Output(job, out, schema) as output:
+        for chunk in chunks:
+            block = transform(conv.block(chunk))
+            output.write(reassemble(chunk.batch, sel.used, block))
+            rows += chunk.num_rows
+        if params_dest is not None:
+            with params_dest as fh:
+                fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())
+    return rows

@@ -1,0 +1,189 @@
+"""The flow every command shares: open the input, pick the columns, stream chunks to the output.
+
+One chunk flows reader -> :class:`~normcli.columns.Converter` (float64 block) -> kernel ->
+:func:`~normcli.columns.reassemble` -> writer, and nothing of it is kept afterwards, so memory does
+not grow with the number of rows. Commands that need statistics first read the input twice
+(:meth:`Job.again`); standard input is spooled for that by :class:`~normcli.io.source.Source`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from .columns import ColumnKinds, Converter, Selection, column_kinds, select
+from .errors import UsageError
+from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
+from .io.reader import Chunk, TableReader, open_reader
+from .io.source import Source
+from .io.writer import Destination, TableWriter, make_writer
+
+#: Called after each chunk with (rows done, input bytes done).
+ProgressHook = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    path: str
+    fmt: str | None = None
+    delimiter: str | None = None
+    header: bool = True
+    chunk_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    path: str | None = None
+    fmt: str | None = None
+    delimiter: str | None = None
+
+
+class Job:
+    """An opened input, its first chunk, and what it says of the columns."""
+
+    def __init__(self, spec: InputSpec, progress: ProgressHook | None = None) -> None:
+        if spec.chunk_rows is not None and spec.chunk_rows < 1:
+            raise UsageError("--chunk-rows must be at least 1")
+        self.spec = spec
+        self.progress = progress
+        self.fmt = resolve_input_format(spec.path, spec.fmt)
+        if spec.delimiter is not None:
+            delimiter = check_delimiter(spec.delimiter, "--delimiter")
+        else:
+            delimiter = "\t" if self.fmt == "tsv" else ","
+        self.dialect = CsvDialect(delimiter, spec.header)
+        self.source = Source(spec.path)
+        try:
+            self.reader: TableReader = open_reader(self.source, self.fmt, self.dialect,
+                                                   spec.chunk_rows)
+            self._iter: Iterator[Chunk] | None = iter(self.reader)
+            self.first: Chunk | None = next(self._iter, None)
+            self.kinds: ColumnKinds = column_kinds(self.reader, self.first)
+        except BaseException:
+            self.source.close()
+            raise
+        self._rows = 0
+
+    @property
+    def names(self) -> list[str]:
+        return self.reader.names
+
+    @property
+    def display(self) -> str:
+        return self.source.display
+
+    def select(
+        self,
+        columns: Sequence[str] | None,
+        exclude: Sequence[str] | None,
+        reserved: Sequence[str] = (),
+        *,
+        require: bool = True,
+    ) -> Selection:
+        sel = select(self.names, self.kinds, columns=columns, exclude=exclude, reserved=reserved)
+        if require and not sel.used and self.first is not None and self.first.num_rows:
+            raise UsageError(f"{self.display}: no numeric columns to work on (see --columns)")
+        return sel
+
+    def converter(self, indices: Sequence[int]) -> Converter:
+        return Converter(self.reader, indices)
+
+    def _tick(self, chunks: Iterator[Chunk], offset_rows: int = 0) -> Iterator[Chunk]:
+        for chunk in chunks:
+            yield chunk
+            if self.progress is not None:
+                self.progress(offset_rows + chunk.row_start + chunk.num_rows,
+                              self.source.bytes_read)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The chunks of the first pass (the first one included); once only."""
+        if self._iter is None:
+            raise RuntimeError("the first pass was already taken")
+        it, self._iter = self._iter, None
+
+        def gen() -> Iterator[Chunk]:
+            if self.first is not None:
+                yield self.first
+                self.first = Chunk(self.first.batch.slice(0, 0), 0)
+            yield from it
+
+        return self._tick(gen())
+
+    def again(self) -> Iterator[Chunk]:
+        """The chunks of a second pass from the first row."""
+        self.reader = self.reader.rewind()
+        return self._tick(iter(self.reader))
+
+    def close(self) -> None:
+        self.source.close()
+
+
+@contextmanager
+def open_job(spec: InputSpec, progress: ProgressHook | None = None) -> Iterator[Job]:
+    job = Job(spec, progress)
+    try:
+        yield job
+    finally:
+        job.close()
+
+
+def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
+    if out.delimiter is not None:
+        return check_delimiter(out.delimiter, "--output-delimiter")
+    if fmt == "tsv":
+        return "\t"
+    if job.spec.delimiter is not None:
+        return job.dialect.delimiter
+    return ","
+
+
+class Output:
+    """An open destination and the writer on it; commit on success, roll back on failure."""
+
+    def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
+                 default_fmt: str = "csv") -> None:
+        self.fmt = resolve_output_format(out.path, out.fmt, default_fmt)
+        self.dest = Destination(out.path, self.fmt, input_path=job.spec.path)
+        self.delimiter = output_delimiter(job, out, self.fmt)
+        self.header = job.dialect.header
+        self.schema = schema
+        self._writer: TableWriter | None = None
+
+    def __enter__(self) -> Output:
+        stream = self.dest.open()
+        try:
+            self._writer = make_writer(self.fmt, stream, self.schema, delimiter=self.delimiter,
+                                       header=self.header)
+        except BaseException:
+            self.dest.abort()
+            raise
+        return self
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        assert self._writer is not None
+        self._writer.write(batch)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            assert self._writer is not None
+            try:
+                self._writer.close()
+            except BaseException:
+                self.dest.abort()
+                raise
+            self.dest.commit()
+        else:
+            self.dest.abort()
+
+
+def output_schema(schema: pa.Schema, float_columns: Sequence[int],
+                  extra: Sequence[pa.Field] = (), only: bool = False) -> pa.Schema:
+    if only:
+        return pa.schema(list(extra))
+    fields = list(schema)
+    for i in float_columns:
+        fields[i] = pa.field(fields[i].name, pa.float64())
+    return pa.schema(fields + list(extra))

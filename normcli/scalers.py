@@ -1,0 +1,223 @@
+"""Per-column scalers with mergeable statistics, as scikit-learn's MinMaxScaler, StandardScaler and
+MaxAbsScaler compute them.
+
+Statistics are accumulated chunk by chunk in a centered form and merged with Chan et al.'s update::
+
+    n = n_a + n_b,  d = mean_b - mean_a
+    mean = mean_a + d * n_b / n
+    M2   = M2_a + M2_b + d**2 * n_a * n_b / n
+
+never as E[x**2] - E[x]**2. Each column is held divided by a power of two at least as large as its
+largest |value| (exact in binary floating point), so that neither the mean nor M2 can overflow, and
+results equal the unscaled arithmetic on ordinary data.
+
+Transforms (x a present value, missing cells stay missing):
+
+* ``minmax`` (range [a, b]): ``s = (b - a) / (max - min)`` (1 for a constant column),
+  ``x * s + (a - min * s)``; with ``clip``, the result is clipped to [a, b].
+* ``zscore``: ``(x - mean) / std`` with the population standard deviation (1 for a constant column,
+  so a constant column gives 0).
+* ``maxabs``: ``x / max|x|`` (1 for an all-zero column).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import DataError
+
+SCALES = ("minmax", "zscore", "maxabs")
+
+
+def _pow2_at_least(x: np.ndarray) -> np.ndarray:
+    """The smallest power of two >= x (1 where x is 0)."""
+    mant, exp = np.frexp(x)
+    out = np.ldexp(1.0, exp)
+    out[mant == 0.5] = x[mant == 0.5]
+    out[x == 0] = 1.0
+    return out
+
+
+@dataclass
+class ColumnStats:
+    """Mergeable statistics of k columns (missing values left out)."""
+
+    count: np.ndarray
+    scale: np.ndarray  # power of two >= max |x|
+    mean_s: np.ndarray  # mean of x / scale
+    m2_s: np.ndarray  # sum of (x / scale - mean_s) ** 2
+    min: np.ndarray
+    max: np.ndarray
+
+    @classmethod
+    def empty(cls, k: int) -> ColumnStats:
+        return cls(
+            count=np.zeros(k, dtype=np.int64),
+            scale=np.ones(k),
+            mean_s=np.zeros(k),
+            m2_s=np.zeros(k),
+            min=np.full(k, np.inf),
+            max=np.full(k, -np.inf),
+        )
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> ColumnStats:
+        k = X.shape[1]
+        present = ~np.isnan(X)
+        count = present.sum(axis=0)
+        if X.shape[0] == 0:
+            return cls.empty(k)
+        with np.errstate(invalid="ignore"):
+            lo = np.where(count > 0, np.nanmin(np.where(present, X, np.inf), axis=0), np.inf)
+            hi = np.where(count > 0, np.nanmax(np.where(present, X, -np.inf), axis=0), -np.inf)
+        big = np.maximum(np.abs(np.where(count > 0, lo, 0)), np.abs(np.where(count > 0, hi, 0)))
+        scale = _pow2_at_least(big)
+        S = X / scale[None, :]
+        S0 = np.where(present, S, 0.0)
+        safe_n = np.maximum(count, 1)
+        mean_s = S0.sum(axis=0) / safe_n
+        D = np.where(present, S - mean_s[None, :], 0.0)
+        m2_s = np.einsum("ij,ij->j", D, D)
+        return cls(count, scale, mean_s, m2_s, lo, hi)
+
+    def merge(self, other: ColumnStats) -> ColumnStats:
+        scale = np.maximum(self.scale, other.scale)
+        fa, fb = self.scale / scale, other.scale / scale
+        ma, mb = self.mean_s * fa, other.mean_s * fb
+        m2a, m2b = self.m2_s * fa**2, other.m2_s * fb**2
+        n = self.count + other.count
+        safe_n = np.maximum(n, 1)
+        d = mb - ma
+        mean = ma + d * (other.count / safe_n)
+        m2 = m2a + m2b + d**2 * (self.count * other.count / safe_n)
+        return ColumnStats(
+            n, scale, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+        )
+
+    def update(self, X: np.ndarray) -> None:
+        merged = self.merge(ColumnStats.of(X))
+        self.__dict__.update(merged.__dict__)
+
+    # -- derived -------------------------------------------------------------------------------
+    @property
+    def mean(self) -> np.ndarray:
+        return self.mean_s * self.scale
+
+    @property
+    def std_s(self) -> np.ndarray:
+        """Population standard deviation of x / scale."""
+        return np.sqrt(self.m2_s / np.maximum(self.count, 1))
+
+    @property
+    def std(self) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return self.std_s * self.scale
+
+    @property
+    def max_abs(self) -> np.ndarray:
+        lo = np.where(self.count > 0, np.abs(self.min), 0.0)
+        hi = np.where(self.count > 0, np.abs(self.max), 0.0)
+        return np.maximum(lo, hi)
+
+
+@dataclass
+class Scaler:
+    """A fitted per-column scaler."""
+
+    kind: str
+    columns: list[str]
+    stats: ColumnStats
+    feature_range: tuple[float, float] = (0.0, 1.0)
+    clip: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        st = self.stats
+        if self.kind == "maxabs":
+            m = st.max_abs
+            return X / np.where(m > 0, m, 1.0)[None, :]
+        if self.kind == "zscore":
+            constant = (st.min == st.max) | (st.count == 0) | (st.std_s == 0)
+            std_s = np.where(constant, 1.0, st.std_s)
+            S = X / st.scale[None, :]
+            out = (S - st.mean_s[None, :]) / std_s[None, :]
+            if constant.any():
+                out[:, constant] = np.where(np.isnan(X[:, constant]), np.nan, 0.0)
+            return out
+        if self.kind == "minmax":
+            a, b = self.feature_range
+            lo_s = np.where(st.count > 0, st.min, 0.0) / st.scale
+            hi_s = np.where(st.count > 0, st.max, 0.0) / st.scale
+            data_range = hi_s - lo_s
+            s = (b - a) / np.where(data_range > 0, data_range, 1.0)
+            offset = a - lo_s * s
+            out = (X / st.scale[None, :]) * s[None, :] + offset[None, :]
+            if self.clip:
+                np.clip(out, a, b, out=out)
+            return out
+        raise ValueError(f"unknown scaler {self.kind!r}")
+
+    # -- parameters as JSON --------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        st = self.stats
+        cols = {}
+        for j, name in enumerate(self.columns):
+            cols[name] = {
+                "count": int(st.count[j]),
+                "mean": float(st.mean[j]),
+                "std": float(st.std[j]),
+                "min": float(st.min[j]) if st.count[j] else None,
+                "max": float(st.max[j]) if st.count[j] else None,
+                "max_abs": float(st.max_abs[j]),
+                "scale": float(st.scale[j]),
+                "mean_scaled": float(st.mean_s[j]),
+                "m2_scaled": float(st.m2_s[j]),
+            }
+        out: dict[str, Any] = {"normcli": __version__, "kind": self.kind, "columns": cols}
+        if self.kind == "minmax":
+            out["range"] = list(self.feature_range)
+            out["clip"] = self.clip
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], columns: Sequence[str], source: str) -> Scaler:
+        try:
+            kind = data["kind"]
+            saved = data["columns"]
+            k = len(columns)
+            st = ColumnStats.empty(k)
+            for j, name in enumerate(columns):
+                if name not in saved:
+                    raise DataError(f"no statistics for column {name!r}", source=source)
+                c = saved[name]
+                st.count[j] = int(c["count"])
+                st.scale[j] = float(c["scale"])
+                st.mean_s[j] = float(c["mean_scaled"])
+                st.m2_s[j] = float(c["m2_scaled"])
+                st.min[j] = np.inf if c["min"] is None else float(c["min"])
+                st.max[j] = -np.inf if c["max"] is None else float(c["max"])
+            rng = data.get("range", [0.0, 1.0])
+            return cls(kind, list(columns), st, (float(rng[0]), float(rng[1])),
+                       bool(data.get("clip", False)))
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise DataError(f"not a normcli parameters file ({exc})", source=source) from exc
+
+
+def load_params(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", source=path) from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
+    if not isinstance(data, dict) or "kind" not in data or "columns" not in data:
+        raise DataError("not a normcli parameters file", source=path)
+    return data
