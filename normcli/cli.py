@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
+from . import norm as norm_mod
 from . import normalize as normalize_mod
 from .columns import parse_list
 from .errors import (
@@ -164,6 +165,41 @@ def normalize(**kw: Any) -> None:
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = normalize_mod.run(job, _output_spec(kw), opts)
     session.finish(f"normalized {rows:,} rows")
+
+
+NORM_EPILOG = """\b
+Examples:
+  normcli norm --ord 2 in.csv out.csv            # append each row's L2 norm as 'norm'
+  normcli norm --ord 1 --only --columns a,b in.csv
+  normcli norm --axis columns in.parquet         # one row per column: column,norm
+  normcli norm --ord 1 --columns x,y --to 0,0 points.csv
+  normcli norm --columns x1,y1 --to-columns x2,y2 pairs.csv
+"""
+
+
+@cli.command(epilog=NORM_EPILOG, context_settings=CONTEXT)
+@click.option("--ord", "ord_", default="2", show_default=True, metavar="1|2|inf|-inf|0|P",
+              help="Norm order as numpy.linalg.norm (aliases l1, l2, max).")
+@click.option("--axis", type=click.Choice(["rows", "columns"]), default="rows",
+              show_default=True, help="A norm per row (appended), or per column (a table).")
+@click.option("--name", default="norm", show_default=True, help="Name of the new column.")
+@click.option("--only", is_flag=True, help="Write the norm column alone.")
+@click.option("--to", metavar="V1,V2,...", help="Distance of each row to this point.")
+@click.option("--to-columns", metavar="B1,B2,...",
+              help="Distance between the point in --columns and the point in these columns.")
+@common_options
+def norm(**kw: Any) -> None:
+    """The norm of each row (or column), or each row's distance to a point."""
+    session = _session(kw)
+    opts = norm_mod.NormOptions(
+        ord=kw["ord_"], axis=kw["axis"], name=kw["name"], only=kw["only"],
+        to=norm_mod.parse_point(kw["to"]) if kw["to"] is not None else None,
+        to_columns=parse_list(kw["to_columns"]), columns=parse_list(kw["columns"]),
+        exclude=parse_list(kw["exclude"]),
+    )
+    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
+        rows = norm_mod.run(job, _output_spec(kw), opts)
+    session.finish(f"measured {rows:,} rows")
 
 
 # -- entry point -----------------------------------------------------------------------------

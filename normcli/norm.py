@@ -1,0 +1,101 @@
+"""The ``norm`` command: the norm of each row or column, and distances, streamed.
+
+``--ord`` has numpy.linalg.norm's meaning for vectors: ``p > 0`` gives ``(sum |x|^p)^(1/p)``,
+``inf`` the largest |x|, ``-inf`` the smallest, ``0`` the count of non-zero values. Missing cells
+are left out; a row with no present value has a missing norm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .columns import to_arrow
+from .errors import UsageError
+from .kernels import ColumnNorms, parse_ord, row_norms
+from .pipeline import Job, Output, OutputSpec
+
+
+@dataclass(frozen=True)
+class NormOptions:
+    ord: str = "2"
+    axis: str = "rows"
+    name: str = "norm"
+    only: bool = False
+    to: Sequence[float] | None = None
+    to_columns: Sequence[str] | None = None
+    columns: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+
+
+def parse_point(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--to must be numbers separated by commas (got {text!r})") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError("--to values must be finite")
+    return values
+
+
+def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
+    ord_ = parse_ord(opts.ord)
+    if opts.axis not in ("rows", "columns"):
+        raise UsageError("--axis must be rows or columns")
+    if opts.to is not None and opts.to_columns is not None:
+        raise UsageError("give --to or --to-columns, not both")
+    if opts.axis == "columns" and (opts.to is not None or opts.to_columns is not None):
+        raise UsageError("--to and --to-columns work with --axis rows")
+    sel = job.select(opts.columns, opts.exclude, reserved=opts.to_columns or ())
+    conv = job.converter(sel.used)
+    other = None
+    point = None
+    if opts.to is not None:
+        point = np.asarray(opts.to, dtype=np.float64)
+        if len(point) != len(sel.used):
+            raise UsageError(f"--to has {len(point)} values but {len(sel.used)} columns are used "
+                             f"({', '.join(sel.used_names)})")
+    if opts.to_columns is not None:
+        other_sel = job.select(opts.to_columns, None, require=True)
+        if len(other_sel.used) != len(sel.used):
+            raise UsageError(f"--to-columns has {len(other_sel.used)} columns but --columns has "
+                             f"{len(sel.used)}")
+        other = job.converter(other_sel.used)
+
+    if opts.axis == "columns":
+        acc = ColumnNorms(len(sel.used), ord_)
+        for chunk in job.chunks():
+            acc.update(conv.block(chunk))
+        schema = pa.schema([pa.field("column", pa.string()), pa.field(opts.name, pa.float64())])
+        table = pa.RecordBatch.from_arrays(
+            [pa.array(sel.used_names, pa.string()), to_arrow(acc.norms())], schema=schema
+        )
+        with Output(job, out, schema) as output:
+            output.header = True
+            output.write(table)
+        return len(sel.used)
+
+    if not opts.only and opts.name in job.names:
+        raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
+    field = pa.field(opts.name, pa.float64())
+    schema = pa.schema([field]) if opts.only else job.reader.schema.append(field)
+    rows = 0
+    with Output(job, out, schema) as output:
+        for chunk in job.chunks():
+            X = conv.block(chunk)
+            if point is not None:
+                X = X - point[None, :]
+            elif other is not None:
+                X = X - other.block(chunk)
+            norms = to_arrow(row_norms(X, ord_))
+            if opts.only:
+                batch = pa.RecordBatch.from_arrays([norms], schema=schema)
+            else:
+                batch = pa.RecordBatch.from_arrays([*chunk.batch.columns, norms], schema=schema)
+            output.write(batch)
+            rows += chunk.num_rows
+    return rows
