@@ -15,7 +15,9 @@ from typing import Any
 import click
 
 from . import __version__
+from . import fit as fit_mod
 from . import norm as norm_mod
+from . import predict as predict_mod
 from . import normalize as normalize_mod
 from .columns import parse_list
 from .errors import (
@@ -200,6 +202,93 @@ def norm(**kw: Any) -> None:
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = norm_mod.run(job, _output_spec(kw), opts)
     session.finish(f"measured {rows:,} rows")
+
+
+FIT_EPILOG = """\b
+Examples:
+  normcli fit -y price --penalty l1 --alpha 0.1 sales.csv            # term,coefficient table
+  normcli fit -y price --penalty l1 --cv 5 sales.parquet model.json  # JSON report
+  normcli fit -y y --penalty enet --l1-ratio 0.7 --cv 10 --select 1se data.csv.gz model.json
+  normcli fit -y y --penalty none --weights w data.csv
+"""
+
+
+@cli.command(epilog=FIT_EPILOG, context_settings=CONTEXT)
+@click.option("-y", "--target", required=True, metavar="COL", help="The column to predict.")
+@click.option("--penalty", default="l2", show_default=True,
+              type=click.Choice(sorted(fit_mod.PENALTY_ALIASES), case_sensitive=False),
+              help="none (ols), l1 (lasso), l2 (ridge) or elasticnet (enet).")
+@click.option("--alpha", type=float, default=1.0, show_default=True,
+              help="Penalty strength, as scikit-learn's alpha.")
+@click.option("--l1-ratio", type=float, default=0.5, show_default=True,
+              help="Share of the L1 penalty for elasticnet.")
+@click.option("--weights", metavar="COL", help="Sample weights (scikit-learn's sample_weight).")
+@click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
+@click.option("--standardize", is_flag=True,
+              help="Penalize standardized features; report coefficients on the original scale.")
+@click.option("--tol", type=float, default=1e-4, show_default=True,
+              help="Duality-gap tolerance (scikit-learn's tol).")
+@click.option("--max-iter", type=int, default=1000, show_default=True,
+              help="Coordinate-descent sweeps at most.")
+@click.option("--cv", type=click.IntRange(min=2), metavar="K",
+              help="Choose alpha by K-fold cross-validation.")
+@click.option("--alphas", metavar="a,b,...", help="Alphas to try with --cv.")
+@click.option("--n-alphas", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Size of the alpha grid with --cv.")
+@click.option("--eps", type=float, default=1e-3, show_default=True,
+              help="Smallest alpha of the grid as a share of the largest useful alpha.")
+@click.option("--fold-column", metavar="COL", help="Fold ids for --cv come from this column.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the reproducible fold assignment.")
+@click.option("--select", type=click.Choice(["min", "1se"]), default="min", show_default=True,
+              help="Pick the alpha of least mean MSE, or the largest within one standard error.")
+@click.option("--drop-missing", is_flag=True,
+              help="Leave out rows with a missing target, feature or weight (and report how many).")
+@click.option("--plot", metavar="FILE.png",
+              help="Draw the coefficient path and the CV curve (needs normcli[plot]).")
+@common_options
+def fit(**kw: Any) -> None:
+    """Fit a linear regression (OLS, ridge, lasso or elastic net) in one pass.
+
+    OUTPUT by extension or --output-format: csv is a term,coefficient table; json is a report
+    that 'normcli predict' reads. Standard output gets the CSV table.
+    """
+    session = _session(kw)
+    opts = fit_mod.FitOptions(
+        target=kw["target"], penalty=fit_mod.normalize_penalty(kw["penalty"]),
+        alpha=kw["alpha"], l1_ratio=kw["l1_ratio"], weights=kw["weights"],
+        fit_intercept=not kw["no_intercept"], standardize=kw["standardize"], tol=kw["tol"],
+        max_iter=kw["max_iter"], cv=kw["cv"],
+        alphas=fit_mod.parse_alphas(kw["alphas"]) if kw["alphas"] else None,
+        n_alphas=kw["n_alphas"], eps=kw["eps"], fold_column=kw["fold_column"], seed=kw["seed"],
+        select=kw["select"], drop_missing=kw["drop_missing"], columns=parse_list(kw["columns"]),
+        exclude=parse_list(kw["exclude"]), plot=kw["plot"],
+    )
+    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
+        report = fit_mod.run(job, _output_spec(kw), opts)
+    if report.dropped and not session.quiet:
+        click.echo(f"normcli: dropped {report.dropped:,} rows with missing values", err=True)
+    session.finish(f"fitted {report.n_rows:,} rows")
+
+
+PREDICT_EPILOG = """\b
+Examples:
+  normcli fit -y price --penalty l1 --cv 5 train.csv model.json
+  normcli predict --model model.json new.csv scored.csv
+"""
+
+
+@cli.command(epilog=PREDICT_EPILOG, context_settings=CONTEXT)
+@click.option("--model", "model", required=True, metavar="MODEL.json",
+              help="A model written by 'normcli fit ... model.json'.")
+@click.option("--name", default="prediction", show_default=True, help="Name of the new column.")
+@common_options
+def predict(**kw: Any) -> None:
+    """Append the predictions of a fitted model as a last column."""
+    session = _session(kw)
+    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
+        rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
+    session.finish(f"predicted {rows:,} rows")
 
 
 # -- entry point -----------------------------------------------------------------------------

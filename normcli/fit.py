@@ -1,0 +1,370 @@
+"""The ``fit`` command: penalized linear regression from one streaming pass.
+
+Each chunk's rows are folded into weighted, centered sufficient statistics
+(:class:`~normcli.regression.stats.GramStats`), one per cross-validation fold when ``--cv`` is
+given; the solvers then work on those statistics alone, so memory grows with the number of
+features, not rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import __version__
+from .columns import Selection, index_of
+from .errors import DataError, UsageError
+from .io.formats import resolve_output_format
+from .io.reader import Chunk
+from .io.writer import Destination, format_header
+from .pipeline import Job, OutputSpec, output_delimiter
+from .regression import GramStats, cross_validate, fit, fit_path, fold_ids
+from .regression.cv import CVResult
+from .regression.solvers import FitResult, alpha_grid
+
+#: Most features ``fit`` accepts: the Gram matrix of 4,000 features is 128 MB per fold.
+MAX_FEATURES = 4000
+
+PENALTY_ALIASES = {
+    "none": "none", "ols": "none", "l1": "l1", "lasso": "l1", "l2": "l2", "ridge": "l2",
+    "elasticnet": "elasticnet", "enet": "elasticnet",
+}
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    target: str
+    penalty: str = "l2"
+    alpha: float = 1.0
+    l1_ratio: float = 0.5
+    weights: str | None = None
+    fit_intercept: bool = True
+    standardize: bool = False
+    tol: float = 1e-4
+    max_iter: int = 1000
+    cv: int | None = None
+    alphas: Sequence[float] | None = None
+    n_alphas: int = 100
+    eps: float = 1e-3
+    fold_column: str | None = None
+    seed: int = 0
+    select: str = "min"
+    drop_missing: bool = False
+    columns: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
+    plot: str | None = None
+
+
+@dataclass
+class FitReport:
+    options: FitOptions
+    features: list[str]
+    result: FitResult
+    n_rows: int
+    dropped: int
+    sum_w: float
+    cv: CVResult | None = None
+    path: list[FitResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        out: dict[str, Any] = {
+            "normcli": __version__,
+            "kind": "linear_model",
+            "target": self.options.target,
+            "penalty": r.penalty,
+            "alpha": r.alpha,
+            "l1_ratio": r.l1_ratio,
+            "fit_intercept": self.options.fit_intercept,
+            "standardize": self.options.standardize,
+            "intercept": r.intercept,
+            "coefficients": {n: float(c) for n, c in zip(self.features, r.coef, strict=True)},
+            "n_rows": self.n_rows,
+            "dropped_rows": self.dropped,
+            "sum_weights": self.sum_w,
+            "weights": self.options.weights,
+            "n_features": len(self.features),
+            "n_nonzero": int(np.count_nonzero(r.coef)),
+            "converged": bool(r.converged),
+            "duality_gap": r.duality_gap,
+            "n_iter": r.n_iter,
+            "tol": self.options.tol,
+            "max_iter": self.options.max_iter,
+        }
+        if self.cv is not None:
+            cv = self.cv
+            out["cv"] = {
+                "folds": cv.folds,
+                "fold_column": self.options.fold_column,
+                "seed": None if self.options.fold_column else self.options.seed,
+                "select": self.options.select,
+                "alphas": [float(a) for a in cv.alphas],
+                "mse_mean": [float(v) for v in cv.mse_mean],
+                "mse_se": [float(v) for v in cv.mse_se],
+                "alpha_min": cv.alpha_min,
+                "alpha_1se": cv.alpha_1se,
+            }
+        return _finite(out)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def normalize_penalty(name: str) -> str:
+    try:
+        return PENALTY_ALIASES[name.lower()]
+    except KeyError:
+        raise UsageError(f"unknown penalty {name!r} (none, l1, l2, elasticnet)") from None
+
+
+def parse_alphas(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"--alphas must be numbers separated by commas (got {text!r})") from None
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise UsageError("--alphas must be finite numbers >= 0")
+    return values
+
+
+class _Accumulator:
+    """Per-fold sufficient statistics, filled chunk by chunk."""
+
+    def __init__(self, p: int, opts: FitOptions) -> None:
+        self.p = p
+        self.opts = opts
+        self.by_fold: dict[Any, GramStats] = {}
+
+    def add(self, key: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> None:
+        stats = self.by_fold.get(key)
+        if stats is None:
+            stats = self.by_fold[key] = GramStats.empty(self.p)
+        stats.update(X, y, w)
+
+    def folds(self) -> list[GramStats]:
+        keys = list(self.by_fold)
+        try:
+            keys.sort(key=lambda k: (0, float(k), "") if _is_number(k) else (1, 0.0, str(k)))
+        except TypeError:
+            keys.sort(key=str)
+        return [self.by_fold[k] for k in keys]
+
+    def total(self) -> GramStats:
+        folds = list(self.by_fold.values())
+        if not folds:
+            return GramStats.empty(self.p)
+        out = folds[0].copy()
+        for f in folds[1:]:
+            out = out.merge(f)
+        return out
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_options(opts: FitOptions) -> None:
+    if opts.cv is not None and opts.cv < 2 and opts.fold_column is None:
+        raise UsageError("--cv needs at least 2 folds")
+    if opts.fold_column is not None and opts.cv is None:
+        raise UsageError("--fold-column needs --cv")
+    if opts.cv is not None and opts.penalty == "none":
+        raise UsageError("--cv chooses alpha; it needs --penalty l1, l2 or elasticnet")
+    if not (0.0 <= opts.l1_ratio <= 1.0):
+        raise UsageError("--l1-ratio must be between 0 and 1")
+    if not (math.isfinite(opts.alpha) and opts.alpha >= 0):
+        raise UsageError("--alpha must be a finite number >= 0")
+    if not (opts.tol > 0 and math.isfinite(opts.tol)):
+        raise UsageError("--tol must be a positive number")
+    if opts.max_iter < 1:
+        raise UsageError("--max-iter must be at least 1")
+    if opts.n_alphas < 1:
+        raise UsageError("--n-alphas must be at least 1")
+    if not (0 < opts.eps < 1):
+        raise UsageError("--eps must be between 0 and 1")
+    if opts.select not in ("min", "1se"):
+        raise UsageError("--select must be min or 1se")
+
+
+def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, int | None]:
+    t = index_of(job.names, opts.target, "target column")
+    if not job.kinds.parses[t]:
+        raise UsageError(f"target column {opts.target!r} does not hold numbers")
+    w = None
+    if opts.weights is not None:
+        w = index_of(job.names, opts.weights, "weights column")
+        if not job.kinds.parses[w]:
+            raise UsageError(f"weights column {opts.weights!r} does not hold numbers")
+    f = index_of(job.names, opts.fold_column, "fold column") if opts.fold_column else None
+    reserved = [n for n in (opts.target, opts.weights, opts.fold_column) if n]
+    if opts.columns is not None:
+        for name in reserved:
+            if name in opts.columns:
+                raise UsageError(f"column {name!r} is the target, weights or fold column; "
+                                 "leave it out of --columns")
+    sel = job.select(opts.columns, opts.exclude, reserved=reserved, require=False)
+    if len(sel.used) > MAX_FEATURES:
+        raise UsageError(f"fit supports at most {MAX_FEATURES} features, the input has "
+                         f"{len(sel.used)}; choose fewer with --columns or --exclude")
+    return sel, t, w, f
+
+
+def _first_missing(block: np.ndarray, names: Sequence[str]) -> tuple[int, str]:
+    bad = np.isnan(block)
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    col = int(np.flatnonzero(bad[row])[0])
+    return row, names[col]
+
+
+def _fold_keys(chunk: Chunk, index: int) -> np.ndarray:
+    arr = chunk.batch.column(index)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
+    _check_options(opts)
+    sel, t_idx, w_idx, f_idx = _selection(job, opts)
+    features = sel.used_names
+    # Resolve the output before reading: a bad destination fails fast.
+    fmt = resolve_output_format(out.path, out.fmt, "csv")
+    dest = Destination(out.path, fmt, input_path=job.spec.path)
+    plot_dest = None
+    if opts.plot is not None:
+        from .plot import check_available
+
+        check_available()
+        plot_dest = Destination(opts.plot, "png", input_path=job.spec.path)
+    columns = [*sel.used, t_idx] + ([w_idx] if w_idx is not None else [])
+    names = [*features, opts.target] + ([opts.weights] if opts.weights else [])
+    conv = job.converter(columns)
+    p = len(sel.used)
+    acc = _Accumulator(p, opts)
+    n_rows = dropped = 0
+    k = opts.cv
+    for chunk in job.chunks():
+        block = conv.block(chunk)
+        keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
+        bad = np.isnan(block).any(axis=1)
+        if keys is not None:
+            bad |= np.array([v is None or v == "" for v in keys], dtype=bool)
+        if bad.any():
+            if not opts.drop_missing:
+                row, col = _first_missing(block, names) if np.isnan(block).any() else (
+                    int(np.flatnonzero(bad)[0]), opts.fold_column or "")
+                where = job.reader.where(chunk.row_start + row)
+                line = where.get("line")
+                raise DataError(
+                    ("missing value" if line else f"row {chunk.row_start + row + 1}: missing "
+                     "value") + " (use --drop-missing to leave such rows out)",
+                    source=job.display, line=line, column=col,
+                )
+            dropped += int(bad.sum())
+        keep = ~bad
+        X = block[keep, :p]
+        y = block[keep, p]
+        w = block[keep, p + 1] if w_idx is not None else None
+        if w is not None and (w < 0).any():
+            row = int(np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]])
+            raise DataError("negative weight", source=job.display,
+                            line=job.reader.where(chunk.row_start + row).get("line"),
+                            column=opts.weights)
+        n_rows += int(keep.sum())
+        if keys is not None:
+            kk = keys[keep]
+            for key in dict.fromkeys(kk.tolist()):
+                m = kk == key
+                acc.add(key, X[m], y[m], None if w is None else w[m])
+        elif k is not None:
+            ids = fold_ids(chunk.row_start, chunk.num_rows, k, opts.seed)[keep]
+            for f in range(k):
+                m = ids == f
+                if m.any():
+                    acc.add(f, X[m], y[m], None if w is None else w[m])
+        else:
+            acc.add(0, X, y, w)
+    if n_rows == 0:
+        raise DataError("no rows to fit" + (" (all had missing values)" if dropped else ""),
+                        source=job.display)
+    total = acc.total()
+    if total.sum_w <= 0:
+        raise DataError("the weights add up to 0", source=job.display)
+
+    common = {"penalty": opts.penalty, "l1_ratio": opts.l1_ratio,
+              "fit_intercept": opts.fit_intercept, "standardize": opts.standardize,
+              "tol": opts.tol, "max_iter": opts.max_iter}
+    cv_result = None
+    path: list[FitResult] = []
+    alpha = opts.alpha
+    try:
+        if opts.cv is not None:
+            folds = acc.folds()
+            if len(folds) < 2:
+                raise UsageError("cross-validation needs at least 2 folds with rows")
+            if opts.alphas is not None:
+                alphas = np.asarray(opts.alphas, dtype=np.float64)
+            else:
+                alphas = alpha_grid(total, penalty=opts.penalty, l1_ratio=opts.l1_ratio,
+                                    n_alphas=opts.n_alphas, eps=opts.eps,
+                                    fit_intercept=opts.fit_intercept,
+                                    standardize=opts.standardize)
+            cv_result = cross_validate(total, folds, alphas, select=opts.select, **common)
+            alpha = cv_result.chosen
+            if plot_dest is not None:
+                path = fit_path(total, cv_result.alphas, **common)
+        elif plot_dest is not None and opts.penalty != "none":
+            grid = alpha_grid(total, penalty=opts.penalty, l1_ratio=opts.l1_ratio,
+                              n_alphas=opts.n_alphas, eps=opts.eps,
+                              fit_intercept=opts.fit_intercept, standardize=opts.standardize)
+            path = fit_path(total, grid, **common)
+        result = fit(total, alpha=alpha, **common)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    report = FitReport(opts, features, result, n_rows, dropped, float(total.sum_w), cv_result,
+                       path)
+
+    with dest as fh:
+        if fmt == "json":
+            fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
+        else:
+            delimiter = output_delimiter(job, out, fmt)
+            write_coefficients(fh, report, delimiter)
+        if plot_dest is not None:
+            from .plot import plot_report
+
+            with plot_dest as pfh:
+                plot_report(report, pfh)
+    if not result.converged:
+        sys.stderr.write(
+            f"normcli: warning: the solver did not converge in {opts.max_iter} iterations "
+            f"(duality gap {result.duality_gap:.3g}); raise --max-iter or --tol\n"
+        )
+    return report
+
+
+def write_coefficients(fh: Any, report: FitReport, delimiter: str) -> None:
+    lines = [format_header(["term", "coefficient"], delimiter)]
+    lines.append(format_header(["(intercept)", repr(float(report.result.intercept))], delimiter))
+    for name, c in zip(report.features, report.result.coef, strict=True):
+        lines.append(format_header([name, repr(float(c))], delimiter))
+    fh.write(b"".join(lines))

@@ -1,0 +1,72 @@
+"""The ``predict`` command: append the predictions of a model that ``fit`` wrote as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .columns import to_arrow
+from .errors import DataError, UsageError
+from .pipeline import Job, Output, OutputSpec
+
+
+@dataclass(frozen=True)
+class Model:
+    features: list[str]
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def load(cls, path: str) -> Model:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data: Any = json.load(fh)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read the model: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
+        try:
+            coefs = data["coefficients"]
+            features = [str(k) for k in coefs]
+            coef = np.array([float(coefs[k]) for k in coefs], dtype=np.float64)
+            intercept = float(data.get("intercept") or 0.0)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError("not a model written by 'normcli fit' (no coefficients)",
+                            source=path) from exc
+        if not (np.isfinite(coef).all() and math.isfinite(intercept)):
+            raise DataError("the model has non-finite coefficients", source=path)
+        return cls(features, coef, intercept)
+
+
+def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") -> int:
+    model = Model.load(model_path)
+    for feature in model.features:
+        if feature not in job.names:
+            raise DataError(f"the model's feature {feature!r} is not in the input",
+                            source=job.display)
+    if name in job.names:
+        raise UsageError(f"the input already has a column {name!r}; choose --name")
+    indices = [job.names.index(f) for f in model.features]
+    for f, i in zip(model.features, indices, strict=True):
+        if job.first is not None and job.first.num_rows and not job.kinds.parses[i]:
+            raise DataError(f"the model's feature {f!r} does not hold numbers",
+                            source=job.display)
+    conv = job.converter(indices)
+    field = pa.field(name, pa.float64())
+    schema = job.reader.schema.append(field)
+    rows = 0
+    with Output(job, out, schema) as output:
+        for chunk in job.chunks():
+            X = conv.block(chunk)
+            pred = X @ model.coef + model.intercept if X.shape[1] else np.full(
+                chunk.num_rows, model.intercept)
+            batch = pa.RecordBatch.from_arrays([*chunk.batch.columns, to_arrow(pred)],
+                                               schema=schema)
+            output.write(batch)
+            rows += chunk.num_rows
+    return rows
