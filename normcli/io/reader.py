@@ -188,7 +188,12 @@ class CsvReader(TableReader):
     def __iter__(self) -> Iterator[Chunk]:
         row = 0
         try:
-            reader = self._open_arrow()
+            try:
+                reader = self._open_arrow()
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" in str(exc):
+                    return  # a header and no rows: zero rows, not an error
+                raise
             while True:
                 try:
                     batch = reader.read_next_batch()
