@@ -36,12 +36,21 @@ SCALES = ("minmax", "zscore", "maxabs")
 
 
 def _pow2_at_least(x: np.ndarray) -> np.ndarray:
-    """The smallest power of two >= x (1 where x is 0)."""
+    """The smallest power of two >= x, at most 2**1023 (0 where x is 0).
+
+    2**1024 is not a float64; for |x| above 2**1023, x / 2**1023 < 2, which is as safe.
+    """
     mant, exp = np.frexp(x)
-    out = np.ldexp(1.0, exp)
-    out[mant == 0.5] = x[mant == 0.5]
-    out[x == 0] = 1.0
+    out = np.ldexp(1.0, np.minimum(exp, 1023))
+    exact = (mant == 0.5) & (exp <= 1023)
+    out[exact] = x[exact]
+    out[x == 0] = 0.0
     return out
+
+
+def _safe(scale: np.ndarray) -> np.ndarray:
+    """The divisor for a scale: 1 where the scale is 0 (no present value, or all zero)."""
+    return np.where(scale > 0, scale, 1.0)
 
 
 @dataclass
@@ -49,7 +58,7 @@ class ColumnStats:
     """Mergeable statistics of k columns (missing values left out)."""
 
     count: np.ndarray
-    scale: np.ndarray  # power of two >= max |x|
+    scale: np.ndarray  # power of two >= max |x| (capped at 2**1023; 0 if all zero or none)
     mean_s: np.ndarray  # mean of x / scale
     m2_s: np.ndarray  # sum of (x / scale - mean_s) ** 2
     min: np.ndarray
@@ -59,7 +68,7 @@ class ColumnStats:
     def empty(cls, k: int) -> ColumnStats:
         return cls(
             count=np.zeros(k, dtype=np.int64),
-            scale=np.ones(k),
+            scale=np.zeros(k),
             mean_s=np.zeros(k),
             m2_s=np.zeros(k),
             min=np.full(k, np.inf),
@@ -78,7 +87,7 @@ class ColumnStats:
             hi = np.where(count > 0, np.nanmax(np.where(present, X, -np.inf), axis=0), -np.inf)
         big = np.maximum(np.abs(np.where(count > 0, lo, 0)), np.abs(np.where(count > 0, hi, 0)))
         scale = _pow2_at_least(big)
-        S = X / scale[None, :]
+        S = X / _safe(scale)[None, :]
         S0 = np.where(present, S, 0.0)
         safe_n = np.maximum(count, 1)
         mean_s = S0.sum(axis=0) / safe_n
@@ -87,8 +96,10 @@ class ColumnStats:
         return cls(count, scale, mean_s, m2_s, lo, hi)
 
     def merge(self, other: ColumnStats) -> ColumnStats:
+        # An empty or all-zero side has scale 0 and must not force its scale on the other side
+        # (a scale of 1 would underflow the M2 of a column of values near 1e-300).
         scale = np.maximum(self.scale, other.scale)
-        fa, fb = self.scale / scale, other.scale / scale
+        fa, fb = self.scale / _safe(scale), other.scale / _safe(scale)
         ma, mb = self.mean_s * fa, other.mean_s * fb
         m2a, m2b = self.m2_s * fa**2, other.m2_s * fb**2
         n = self.count + other.count
@@ -145,19 +156,29 @@ class Scaler:
         if self.kind == "zscore":
             constant = (st.min == st.max) | (st.count == 0) | (st.std_s == 0)
             std_s = np.where(constant, 1.0, st.std_s)
-            S = X / st.scale[None, :]
+            S = X / _safe(st.scale)[None, :]
             out = (S - st.mean_s[None, :]) / std_s[None, :]
             if constant.any():
                 out[:, constant] = np.where(np.isnan(X[:, constant]), np.nan, 0.0)
+            # A constant column c: as StandardScaler (scale 1), x - c; exactly 0 on the fitted
+            # data, and the offset from c on other data (--params).
+            const = (st.count > 0) & (st.min == st.max)
+            if const.any():
+                out[:, const] = X[:, const] - st.min[const][None, :]
             return out
         if self.kind == "minmax":
             a, b = self.feature_range
-            lo_s = np.where(st.count > 0, st.min, 0.0) / st.scale
-            hi_s = np.where(st.count > 0, st.max, 0.0) / st.scale
+            lo_s = np.where(st.count > 0, st.min, 0.0) / _safe(st.scale)
+            hi_s = np.where(st.count > 0, st.max, 0.0) / _safe(st.scale)
             data_range = hi_s - lo_s
             s = (b - a) / np.where(data_range > 0, data_range, 1.0)
             offset = a - lo_s * s
-            out = (X / st.scale[None, :]) * s[None, :] + offset[None, :]
+            out = (X / _safe(st.scale)[None, :]) * s[None, :] + offset[None, :]
+            # A constant column c: as MinMaxScaler, (x - c) * (b - a) + a (a range of 1 in the
+            # data's own units, not in the scaled ones); on the fitted data that is exactly a.
+            const = (st.count > 0) & (st.min == st.max)
+            if const.any():
+                out[:, const] = (X[:, const] - st.min[const][None, :]) * (b - a) + a
             if self.clip:
                 np.clip(out, a, b, out=out)
             return out
