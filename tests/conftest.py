@@ -1,0 +1,138 @@
+"""Shared helpers for the normalize / norm / I/O tests.
+
+Helpers run the command in-process: :func:`invoke` through click's ``CliRunner`` on ``cli`` (for
+successful runs), :func:`run_main` through ``normcli.cli.main`` (which turns errors into one
+``normcli: error: ...`` line and an exit status).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from normcli.cli import cli, main
+
+
+def invoke(args: Sequence[str], input: bytes | str | None = None) -> bytes:
+    """Run ``normcli ARGS`` with CliRunner; it must succeed and print nothing on stderr."""
+    runner = CliRunner()
+    result = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    assert result.stderr_bytes == b"", result.stderr
+    return result.stdout_bytes
+
+
+def run_main(args: Sequence[str], input: bytes | str | None = None) -> tuple[int, bytes, str]:
+    """Run ``normcli.cli.main(ARGS)``: (exit status, stdout bytes, stderr text)."""
+    runner = CliRunner()
+    old_term = signal.getsignal(signal.SIGTERM)
+    try:
+        with runner.isolation(input=input) as (out, err, _):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            else:  # pragma: no cover - main always exits
+                code = 0
+            stdout, stderr = out.getvalue(), err.getvalue()
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+    return code, stdout, stderr.decode("utf-8", "replace")
+
+
+def error_line(stderr: str) -> str:
+    """The single error line on stderr (asserting there is exactly one, and no traceback)."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("normcli: error: "), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def fmt(v: float) -> str:
+    """A cell for a CSV file: shortest round-trip text, empty for NaN (missing)."""
+    return "" if isinstance(v, float) and math.isnan(v) else repr(float(v))
+
+
+def write_csv(path: Path, header: Sequence[str] | None, rows: Sequence[Sequence[object]],
+              delimiter: str = ",") -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+        if header is not None:
+            w.writerow(header)
+        for row in rows:
+            w.writerow([fmt(v) if isinstance(v, float) else v for v in row])
+    return path
+
+
+def write_matrix(path: Path, X: np.ndarray, names: Sequence[str] | None = None) -> Path:
+    names = list(names) if names is not None else [f"c{j}" for j in range(X.shape[1])]
+    return write_csv(path, names, [[float(v) for v in row] for row in X])
+
+
+def parse_csv(data: bytes, delimiter: str = ",") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter))
+
+
+def to_float(cells: Sequence[Sequence[str]]) -> np.ndarray:
+    return np.array([[float(c) if c != "" else np.nan for c in row] for row in cells],
+                    dtype=np.float64).reshape(len(cells), -1)
+
+
+def out_matrix(data: bytes, columns: Sequence[str] | None = None,
+               delimiter: str = ",") -> np.ndarray:
+    """The numbers of an output CSV (header first); empty cells are NaN."""
+    rows = parse_csv(data, delimiter)
+    header, body = rows[0], rows[1:]
+    idx = range(len(header)) if columns is None else [header.index(c) for c in columns]
+    return to_float([[r[i] for i in idx] for r in body])
+
+
+def assert_same_nan(a: np.ndarray, b: np.ndarray) -> None:
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-14,
+                 atol: float = 0.0) -> None:
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    assert_same_nan(actual, expected)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def leftover_temp_files(folder: Path) -> list[str]:
+    return [n for n in os.listdir(folder) if n.endswith(".normcli-tmp")]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+BIG_ROWS = 2_000_000
+
+
+@pytest.fixture(scope="session")
+def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CSV large enough (about 2M rows, ~60 MB) that normalizing it takes more than a second."""
+    folder = tmp_path_factory.mktemp("big")
+    path = folder / "big.csv"
+    rng = np.random.default_rng(7)
+    block = 200_000
+    with open(path, "wb") as fh:
+        fh.write(b"a,b,c,label\n")
+        for start in range(0, BIG_ROWS, block):
+            X = rng.integers(-99999, 99999, size=(block, 3))
+            lines = "\n".join(f"{a},{b},{c},r{start + i}" for i, (a, b, c) in enumerate(X))
+            fh.write(lines.encode() + b"\n")
+    return path
