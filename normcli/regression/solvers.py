@@ -313,6 +313,7 @@ def _enet_cd(
     usable_idx = np.flatnonzero(usable)
     n_iter = 0
     tried_supports: set[bytes] = set()
+    last_key: list[bytes] = [b""]
 
     def sweep(idx: list[int]) -> tuple[float, float]:
         d_max = 0.0
@@ -340,7 +341,10 @@ def _enet_cd(
     def polish() -> tuple[FloatArray, FloatArray, float] | None:
         support = np.flatnonzero(w)
         key = support.tobytes() + np.signbit(w[support]).tobytes()
-        if key in tried_supports:
+        # Only try once per sign pattern, and only once it survived a full sweep.
+        stable = key == last_key[0]
+        last_key[0] = key
+        if key in tried_supports or not stable:
             return None
         tried_supports.add(key)
         if support.size == 0 or support.size > 3000:
@@ -362,6 +366,7 @@ def _enet_cd(
         return None
 
     converged = False
+    last_newton = 0
     while n_iter < max_iter:
         # KKT check over all usable coordinates: grow the working set with violators.
         grad = q - Qw - l2 * w
@@ -376,6 +381,8 @@ def _enet_cd(
             # Leave the inner loop early enough to re-check the KKT conditions of the
             # inactive coordinates (cheap, vectorized) even when tol is tiny.
             if w_max == 0.0 or d_max <= max(tol, 1e-7) * w_max:
+                break
+            if n_iter - last_newton >= _CD_STALL_SWEEPS:
                 break
             res = polish()
             if res is not None:
@@ -395,7 +402,112 @@ def _enet_cd(
             w, Qw, gap = res
             converged = True
             break
+        if n_iter - last_newton >= _CD_STALL_SWEEPS and n_iter < max_iter:
+            # Coordinate descent crawls (ill-conditioned Gram): switch to active-set steps.
+            w, gap, steps, converged = _active_set_newton(
+                Q, q, yy, l1, l2, w, tol_abs, max_iter - n_iter, usable
+            )
+            n_iter += steps
+            last_newton = n_iter
+            Qw = Q @ w
+            if converged:
+                break
     return w, gap, n_iter, converged
+
+
+_CD_STALL_SWEEPS = 30
+
+
+def _subproblem_objective(
+    QB: FloatArray, qB: FloatArray, v: FloatArray, l1: float, l2: float
+) -> float:
+    return float(
+        0.5 * v @ (QB @ v) - qB @ v + l1 * np.sum(np.abs(v)) + 0.5 * l2 * float(v @ v)
+    )
+
+
+def _active_set_newton(
+    Q: FloatArray,
+    q: FloatArray,
+    yy: float,
+    l1: float,
+    l2: float,
+    w_init: FloatArray,
+    tol_abs: float,
+    max_steps: int,
+    usable: NDArray[np.bool_],
+) -> tuple[FloatArray, float, int, bool]:
+    """Feature-sign search (Lee et al., 2007) for the elastic net on a Gram matrix.
+
+    Each step fixes the signs on the support plus the strongest KKT violators, solves
+    the resulting quadratic exactly and moves along the segment to the best of its
+    sign-change points (a descent step), dropping coordinates that reach zero. Used
+    when coordinate descent stalls on ill-conditioned problems; returns
+    ``(w, gap, n_steps, converged)`` and never increases the objective.
+    """
+    w = np.array(w_init, dtype=np.float64)
+    steps = 0
+    gap = float("inf")
+    while steps < max_steps:
+        Qw = Q @ w
+        gap = _gap(Q, q, yy, w, Qw, l1, l2)
+        if gap <= tol_abs:
+            return w, gap, steps, True
+        steps += 1
+        g = q - Qw - l2 * w
+        support = np.flatnonzero(w)
+        inactive = np.flatnonzero((w == 0.0) & usable)
+        excess = np.abs(g[inactive]) - l1
+        viol = inactive[excess > 0]
+        if viol.size:
+            order = np.argsort(-(np.abs(g[viol])))
+            viol = viol[order[: max(1, min(viol.size, 10, support.size // 4 + 1))]]
+        theta = np.zeros(q.size)
+        theta[support] = np.sign(w[support])
+        theta[viol] = np.sign(g[viol])
+        B = np.concatenate([support, viol])
+        x = np.zeros(0)
+        for _ in range(viol.size + 1):
+            QB = Q[np.ix_(B, B)]
+            rhs = q[B] - l1 * theta[B]
+            A = QB + l2 * np.eye(B.size)
+            try:
+                x = np.linalg.solve(A, rhs)
+                if not np.all(np.isfinite(x)):
+                    raise np.linalg.LinAlgError
+            except np.linalg.LinAlgError:
+                x = np.linalg.lstsq(A, rhs, rcond=None)[0]
+            # new coordinates must move in the direction of their violation
+            is_new = w[B] == 0.0
+            bad = is_new & (np.sign(x) != theta[B])
+            if not bad.any():
+                break
+            B = B[~bad]
+        if B.size == 0:
+            return w, gap, steps, False
+        QB = Q[np.ix_(B, B)]
+        qB = q[B]
+        v0 = w[B]
+        d = x - v0
+        f0 = _subproblem_objective(QB, qB, v0, l1, l2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_cross = np.where((v0 != 0.0) & (np.sign(x) != np.sign(v0)), v0 / (v0 - x), np.inf)
+        cands = np.unique(t_cross[(t_cross > 0) & (t_cross < 1)])[:20]
+        best_v = v0
+        best_f = f0
+        for t in [*cands.tolist(), 1.0]:
+            v = v0 + t * d
+            if t < 1.0:
+                v[np.isclose(t_cross, t, rtol=1e-12, atol=0.0)] = 0.0
+            f = _subproblem_objective(QB, qB, v, l1, l2)
+            if f < best_f:
+                best_f, best_v = f, v
+        if not best_f < f0 - 1e-15 * max(abs(f0), 1e-300):
+            return w, gap, steps, False
+        w[B] = best_v
+    Qw = Q @ w
+    gap = _gap(Q, q, yy, w, Qw, l1, l2)
+    return w, gap, steps, gap <= tol_abs
 
 
 # ---------------------------------------------------------------------------- public API
