@@ -22,23 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import DataError, UsageError
+from .io.arrays import float_values, strings, to_arrow
 from .io.reader import Chunk, TableReader
 
 #: Cell texts that mean "missing" in a used column (case as written).
 MISSING_TEXT = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 
 
-def _strings(values: Sequence[str]) -> pa.Array:
-    """A string array built from buffers (``pa.array`` would import pandas, 0.3 s at start-up)."""
-    data = [v.encode("utf-8") for v in values]
-    offsets = np.zeros(len(data) + 1, dtype=np.int32)
-    offsets[1:] = np.cumsum([len(d) for d in data])
-    return pa.Array.from_buffers(
-        pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
-    )
-
-
-_MISSING = _strings(MISSING_TEXT)
+_MISSING = strings(MISSING_TEXT)
 _IDENTIFIER = r"^[+-]?0[0-9]|^[+-]?[0-9]{16,}$"
 
 
@@ -162,7 +153,7 @@ def text_to_float(arr: pa.Array) -> pa.Array | int:
         if fast is not None:
             return fast
     missing = pc.is_in(arr, value_set=_MISSING)
-    cleaned = pc.if_else(missing, pa.scalar(None, arr.type), arr)
+    cleaned = pc.if_else(missing, pa.nulls(1, arr.type)[0], arr)
     out = _parse_or_none(cleaned)
     if out is None:
         return _first_bad(cleaned)
@@ -197,24 +188,13 @@ class Converter:
             except pa.ArrowInvalid as exc:
                 raise DataError(f"cannot read as numbers: {exc}", source=self.reader.source.display,
                                 column=self.reader.names[index]) from exc
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+        return float_values(arr)
 
     def block(self, chunk: Chunk) -> np.ndarray:
         out = np.empty((chunk.num_rows, len(self.indices)), dtype=np.float64, order="F")
         for j, i in enumerate(self.indices):
             out[:, j] = self.column(chunk, i)
         return out
-
-
-def to_arrow(values: np.ndarray) -> pa.Array:
-    """A float64 column for output: NaN becomes missing (null). No copy of the values."""
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    present = ~np.isnan(values)
-    nulls = len(values) - int(np.count_nonzero(present))
-    bitmap = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
-    return pa.Array.from_buffers(
-        pa.float64(), len(values), [bitmap, pa.py_buffer(values)], null_count=nulls
-    )
 
 
 def reassemble(batch: pa.RecordBatch, indices: Sequence[int], block: np.ndarray) -> pa.RecordBatch:

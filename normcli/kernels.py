@@ -79,15 +79,17 @@ def _always_scaled(p: float) -> bool:
 
 
 def scaled_parts(A: np.ndarray, p: float, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(m, r)`` with the norm equal to ``m * r``: ``m`` the largest |value|, ``r`` in [1, n^(1/p)].
+    """``(m, r)`` with the norm equal to ``m * r``: ``m`` the largest |value| (1 where every
+    value is 0), ``r = (sum (|x| / m) ** p) ** (1 / p)`` in [1, n ** (1 / p)] (0 for a zero row).
 
-    ``m`` is 0 (and ``r`` 1) where every value is 0.
+    Dividing by the largest value itself (rather than a power of two) makes rows of equal values
+    exact: ``[c, c]`` scales to ``[1, 1]`` for every ``c``, so ``1e200,1e200`` and
+    ``1e-200,1e-200`` normalize to ``1 / sqrt(2)`` rounded as for ``1,1``.
     """
-    m = A.max(axis=axis) if A.shape[axis] else np.zeros(A.shape[1 - axis])
-    safe = np.where(m > 0, m, 1.0)
-    scaled = A / (safe[:, None] if axis == 1 else safe[None, :])
+    biggest = A.max(axis=axis) if A.shape[axis] else np.zeros(A.shape[1 - axis])
+    m = np.where(biggest > 0, biggest, 1.0)
+    scaled = A / (m[:, None] if axis == 1 else m[None, :])
     r = _root(_power_sum(scaled, p, axis), p)
-    r = np.where(m > 0, r, 1.0)
     return m, r
 
 
@@ -132,7 +134,7 @@ def normalize_rows(X: np.ndarray, ord: float) -> np.ndarray:
     out = X / norms[:, None]
     if redo.any():
         m, r = scaled_parts(A[redo], ord, axis=1)
-        m = np.where(m > 0, m, 1.0)
+        r = np.where(r > 0, r, 1.0)
         out[redo] = (X[redo] / m[:, None]) / r[:, None]
     return out
 
@@ -145,11 +147,14 @@ class ColumnNorms:
 
     def __init__(self, k: int, ord: float) -> None:
         self.ord = ord
-        self.scale = np.zeros(k)  # largest |value| (p = -inf: smallest)
+        # p = inf / -inf: the largest / smallest |value|; otherwise the largest (1 if none)
+        self.scale = np.ones(k)
         self.total = np.zeros(k)  # sum of (|x| / scale) ** p (p = 0: count of non-zeros)
         self.count = np.zeros(k, dtype=np.int64)
         if ord == -math.inf:
             self.scale[:] = np.inf
+        elif ord == math.inf:
+            self.scale[:] = 0.0
 
     def update(self, X: np.ndarray) -> None:
         A, present = _abs0(X)
@@ -170,17 +175,16 @@ class ColumnNorms:
             return
         if X.shape[0] == 0:
             return
-        m = A.max(axis=0)
-        safe = np.where(m > 0, m, 1.0)
-        s = _power_sum(A / safe[None, :], p, axis=0)
+        biggest = A.max(axis=0)
+        m = np.where(biggest > 0, biggest, 1.0)
+        s = _power_sum(A / m[None, :], p, axis=0)
         self._merge(m, s)
 
     def _merge(self, m: np.ndarray, s: np.ndarray) -> None:
         p = self.ord
         new = np.maximum(self.scale, m)
-        safe = np.where(new > 0, new, 1.0)
         with np.errstate(under="ignore"):
-            self.total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
+            self.total = self.total * (self.scale / new) ** p + s * (m / new) ** p
         self.scale = new
 
     def merge(self, other: ColumnNorms) -> None:
@@ -201,7 +205,7 @@ class ColumnNorms:
             return np.ones_like(self.scale)
         if p == 0:
             return self.total.astype(np.float64)
-        return np.where(self.scale > 0, _root(self.total, p), 1.0)
+        return _root(self.total, p)
 
     def norms(self) -> np.ndarray:
         p = self.ord
@@ -233,5 +237,6 @@ def divide_columns(X: np.ndarray, scale: np.ndarray, root: np.ndarray, ord: floa
     out[:, plain] = X[:, plain] / safe_norm[plain][None, :]
     rest = ~plain
     m = np.where(scale[rest] > 0, scale[rest], 1.0)
-    out[:, rest] = (X[:, rest] / m[None, :]) / root[rest][None, :]
+    r = np.where(root[rest] > 0, root[rest], 1.0)
+    out[:, rest] = (X[:, rest] / m[None, :]) / r[None, :]
     return out

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from .columns import to_arrow
 from .errors import UsageError
+from .io.reader import Chunk
 from .kernels import ColumnNorms, parse_ord, row_norms
 from .pipeline import Job, Output, OutputSpec
 
@@ -83,19 +84,16 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
         raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
     field = pa.field(opts.name, pa.float64())
     schema = pa.schema([field]) if opts.only else job.reader.schema.append(field)
-    rows = 0
+    def one(chunk: Chunk) -> pa.RecordBatch:
+        X = conv.block(chunk)
+        if point is not None:
+            X = X - point[None, :]
+        elif other is not None:
+            X = X - other.block(chunk)
+        norms = to_arrow(row_norms(X, ord_))
+        if opts.only:
+            return pa.RecordBatch.from_arrays([norms], schema=schema)
+        return pa.RecordBatch.from_arrays([*chunk.batch.columns, norms], schema=schema)
+
     with Output(job, out, schema) as output:
-        for chunk in job.chunks():
-            X = conv.block(chunk)
-            if point is not None:
-                X = X - point[None, :]
-            elif other is not None:
-                X = X - other.block(chunk)
-            norms = to_arrow(row_norms(X, ord_))
-            if opts.only:
-                batch = pa.RecordBatch.from_arrays([norms], schema=schema)
-            else:
-                batch = pa.RecordBatch.from_arrays([*chunk.batch.columns, norms], schema=schema)
-            output.write(batch)
-            rows += chunk.num_rows
-    return rows
+        return output.write_all(job.chunks(), one)

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from . import __version__
 from .columns import reassemble
 from .errors import DataError, UsageError
+from .io.reader import Chunk
 from .io.writer import Destination
 from .kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
 from .pipeline import Job, Output, OutputSpec, output_schema
@@ -147,12 +149,11 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
         chunks = job.chunks()
 
     # -- the pass that writes --------------------------------------------------------------
-    rows = 0
+    def one(chunk: Chunk) -> pa.RecordBatch:
+        return reassemble(chunk.batch, sel.used, transform(conv.block(chunk)))
+
     with Output(job, out, schema) as output:
-        for chunk in chunks:
-            block = transform(conv.block(chunk))
-            output.write(reassemble(chunk.batch, sel.used, block))
-            rows += chunk.num_rows
+        rows = output.write_all(chunks, one)
         if params_dest is not None:
             with params_dest as fh:
                 fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())

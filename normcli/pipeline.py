@@ -8,9 +8,13 @@ not grow with the number of rows. Commands that need statistics first read the i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +27,36 @@ from .io.writer import Destination, TableWriter, make_writer
 
 #: Called after each chunk with (rows done, input bytes done).
 ProgressHook = Callable[[int, int], None]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` computed on worker threads, yielding results in input order.
+
+    numpy and Arrow release the GIL for the heavy work (parsing numbers, kernels, formatting CSV),
+    so chunks overlap across cores while the caller writes them out in order. At most
+    ``2 * workers`` chunks are in flight, so memory stays bounded. An exception in ``fn`` is
+    raised when its result's turn comes; pending work is cancelled when the caller stops early.
+    """
+    n = workers if workers is not None else min(4, os.cpu_count() or 1)
+    if n <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="normcli")
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * n:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -165,6 +199,25 @@ class Output:
     def write(self, batch: pa.RecordBatch) -> None:
         assert self._writer is not None
         self._writer.write(batch)
+
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        """The output form of ``batch`` (CSV text), safe to compute on a worker thread."""
+        assert self._writer is not None
+        return self._writer.encode(batch)
+
+    def put(self, encoded: Any) -> None:
+        """Write what :meth:`encode` returned; called in order, on one thread."""
+        assert self._writer is not None
+        self._writer.put(encoded)
+
+    def write_all(self, chunks: Iterable[Chunk],
+                  transform: Callable[[Chunk], pa.RecordBatch]) -> int:
+        """Transform and encode chunks in parallel, write them in order; returns the rows."""
+        rows = 0
+        for n, encoded in ordered_map(lambda c: (c.num_rows, self.encode(transform(c))), chunks):
+            self.put(encoded)
+            rows += n
+        return rows
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:

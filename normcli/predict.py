@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from .columns import to_arrow
+from .io.reader import Chunk
 from .errors import DataError, UsageError
 from .pipeline import Job, Output, OutputSpec
 
@@ -59,14 +60,11 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
     conv = job.converter(indices)
     field = pa.field(name, pa.float64())
     schema = job.reader.schema.append(field)
-    rows = 0
+    def one(chunk: Chunk) -> pa.RecordBatch:
+        X = conv.block(chunk)
+        pred = X @ model.coef + model.intercept if X.shape[1] else np.full(
+            chunk.num_rows, model.intercept)
+        return pa.RecordBatch.from_arrays([*chunk.batch.columns, to_arrow(pred)], schema=schema)
+
     with Output(job, out, schema) as output:
-        for chunk in job.chunks():
-            X = conv.block(chunk)
-            pred = X @ model.coef + model.intercept if X.shape[1] else np.full(
-                chunk.num_rows, model.intercept)
-            batch = pa.RecordBatch.from_arrays([*chunk.batch.columns, to_arrow(pred)],
-                                               schema=schema)
-            output.write(batch)
-            rows += chunk.num_rows
-    return rows
+        return output.write_all(job.chunks(), one)

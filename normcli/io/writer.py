@@ -26,7 +26,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import NormcliError, UsageError
+from .arrays import string_scalar
 from .formats import is_std
+
+_QUOTE = string_scalar('"')
+_QUOTE2 = string_scalar('""')
+_EMPTY = string_scalar("")
+_NEWLINE = string_scalar("\n")
 
 
 class Destination:
@@ -117,8 +123,17 @@ def _mode_for(path: str) -> int:
 
 
 class TableWriter:
-    def write(self, batch: pa.RecordBatch) -> None:
+    """``write(batch)`` is ``put(encode(batch))``; ``encode`` may run on any thread, ``put`` must
+    be called in order on one thread."""
+
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        return batch
+
+    def put(self, encoded: Any) -> None:
         raise NotImplementedError
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.put(self.encode(batch))
 
     def close(self) -> None:
         raise NotImplementedError
@@ -174,28 +189,26 @@ class CsvWriter(TableWriter):
                 text = col
                 need = pc.match_substring_regex(text, self._special)
                 quoted = pc.binary_join_element_wise(
-                    '"', pc.replace_substring(text, '"', '""'), '"', ""
+                    _QUOTE, pc.replace_substring(text, '"', '""'), _QUOTE, _EMPTY
                 )
                 text = pc.if_else(need, quoted, text)
             else:
                 text = pc.cast(col, pa.string())
-            parts.append(pc.fill_null(text, ""))
-        rows = pc.binary_join_element_wise(*parts, self.delimiter)
-        lines = pc.binary_join_element_wise(rows, "", "\n").cast(pa.large_string())
+            parts.append(pc.fill_null(text, _EMPTY))
+        rows = pc.binary_join_element_wise(*parts, string_scalar(self.delimiter))
+        lines = pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE).cast(pa.large_string())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset: lines.offset + len(lines) + 1
         ]
         data = lines.buffers()[2]
         return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._write_header()
-        self.stream.write(self.format(batch))  # type: ignore[arg-type]
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        return self.format(batch)
 
-    def write_text(self, data: bytes | pa.Buffer) -> None:
-        """Write text already formatted by :meth:`format` (for parallel formatting)."""
+    def put(self, encoded: Any) -> None:
         self._write_header()
-        self.stream.write(data)  # type: ignore[arg-type]
+        self.stream.write(encoded)
 
     def close(self) -> None:
         self._write_header()
@@ -206,7 +219,8 @@ class ParquetWriter(TableWriter):
         self._writer = pq.ParquetWriter(stream, schema, compression="snappy")
         self.schema = schema
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def put(self, encoded: Any) -> None:
+        batch = encoded
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
         self._writer.write_batch(batch)
@@ -229,16 +243,18 @@ class JsonWriter(TableWriter):
         self._first = True
         self.stream.write(b"[")
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def encode(self, batch: pa.RecordBatch) -> Any:
         names = batch.schema.names
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         out = []
         for values in zip(*columns, strict=True):
             row = {n: _json_value(v) for n, v in zip(names, values, strict=True)}
             out.append(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False))
-        if out:
-            text = ",\n".join(out)
-            self.stream.write((("\n" if self._first else ",\n") + text).encode("utf-8"))
+        return ",\n".join(out)
+
+    def put(self, encoded: Any) -> None:
+        if encoded:
+            self.stream.write((("\n" if self._first else ",\n") + encoded).encode("utf-8"))
             self._first = False
 
     def close(self) -> None:

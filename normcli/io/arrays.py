@@ -1,0 +1,51 @@
+"""Small conversions between Arrow arrays and numpy that avoid ``pyarrow``'s pandas shim.
+
+``pa.array(...)``, ``pa.scalar(...)``, ``Array.to_numpy(zero_copy_only=False)`` and Python strings
+passed to compute functions all import pandas (0.3 s at start-up) and copy; these build the same
+arrays straight from buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+
+def strings(values: Sequence[str]) -> pa.Array:
+    """A string array built from buffers (``pa.array`` would import pandas, 0.3 s at start-up)."""
+    data = [v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum([len(d) for d in data])
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    )
+
+
+def float_values(arr: pa.Array) -> np.ndarray:
+    """A float64 Arrow array as numpy, nulls as NaN (no pandas, one copy at most)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    validity, data = arr.buffers()[:2]
+    values = np.frombuffer(data, dtype=np.float64, count=arr.offset + n)[arr.offset:]
+    if arr.null_count == 0:
+        return values
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    return np.where(bits[arr.offset: arr.offset + n].astype(bool), values, np.nan)
+
+
+def to_arrow(values: np.ndarray) -> pa.Array:
+    """A float64 column for output: NaN becomes missing (null). No copy of the values."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    present = ~np.isnan(values)
+    nulls = len(values) - int(np.count_nonzero(present))
+    bitmap = pa.py_buffer(np.packbits(present, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(
+        pa.float64(), len(values), [bitmap, pa.py_buffer(values)], null_count=nulls
+    )
+
+
+def string_scalar(value: str) -> pa.Scalar:
+    return strings([value])[0]
