@@ -17,8 +17,8 @@ import click
 from . import __version__
 from . import fit as fit_mod
 from . import norm as norm_mod
-from . import predict as predict_mod
 from . import normalize as normalize_mod
+from . import predict as predict_mod
 from .columns import parse_list
 from .errors import (
     EXIT_BROKEN_PIPE,
@@ -217,7 +217,8 @@ Examples:
 @click.option("-y", "--target", required=True, metavar="COL", help="The column to predict.")
 @click.option("--penalty", default="l2", show_default=True,
               type=click.Choice(sorted(fit_mod.PENALTY_ALIASES), case_sensitive=False),
-              metavar="none|l1|l2|elasticnet", help="none (ols), l1 (lasso), l2 (ridge) or elasticnet (enet).")
+              metavar="none|l1|l2|elasticnet",
+              help="none (ols), l1 (lasso), l2 (ridge) or elasticnet (enet).")
 @click.option("--alpha", type=float, default=1.0, show_default=True,
               help="Penalty strength, as scikit-learn's alpha.")
 @click.option("--l1-ratio", type=float, default=0.5, show_default=True,

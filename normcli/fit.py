@@ -112,7 +112,8 @@ class FitReport:
                 "alpha_min": cv.alpha_min,
                 "alpha_1se": cv.alpha_1se,
             }
-        return _finite(out)
+        finite: dict[str, Any] = _finite(out)
+        return finite
 
 
 def _finite(value: Any) -> Any:
@@ -310,7 +311,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     if total.sum_w <= 0:
         raise DataError("the weights add up to 0", source=job.display)
 
-    common = {"penalty": opts.penalty, "l1_ratio": opts.l1_ratio,
+    common: dict[str, Any] = {"penalty": opts.penalty, "l1_ratio": opts.l1_ratio,
               "fit_intercept": opts.fit_intercept, "standardize": opts.standardize,
               "tol": opts.tol, "max_iter": opts.max_iter}
     cv_result = None

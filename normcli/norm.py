@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .columns import to_arrow
 from .errors import UsageError
+from .io.arrays import to_arrow
 from .io.reader import Chunk
 from .kernels import ColumnNorms, parse_ord, row_norms
 from .pipeline import Job, Output, OutputSpec

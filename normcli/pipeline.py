@@ -32,7 +32,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int | None = None) -> Iterator[R]:
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int | None = None
+) -> Iterator[R]:
     """``map(fn, items)`` computed on worker threads, yielding results in input order.
 
     numpy and Arrow release the GIL for the heavy work (parsing numbers, kernels, formatting CSV),

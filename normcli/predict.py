@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import to_arrow
-from .io.reader import Chunk
 from .errors import DataError, UsageError
+from .io.arrays import to_arrow
+from .io.reader import Chunk
 from .pipeline import Job, Output, OutputSpec
 
 

@@ -62,7 +62,7 @@ class TableReader:
 
 
 def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None:
-    """The first CSV record in ``prefix`` and the number of bytes it spans, or None if incomplete."""
+    """The first CSV record in ``prefix`` and the bytes it spans (None if it may go on)."""
     text = prefix.decode("utf-8", errors="surrogateescape")
     consumed: list[str] = []
     it = iter(io.StringIO(text, newline=""))
@@ -205,7 +205,9 @@ class CsvReader(TableReader):
         except pa.ArrowInvalid as exc:
             raise self._parse_error(exc, row) from exc
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read: {_arrow_message(exc)}", source=self.source.display) from exc
+            raise DataError(
+                f"cannot read: {_arrow_message(exc)}", source=self.source.display
+            ) from exc
 
     def _parse_error(self, exc: Exception, row: int) -> DataError:
         message = _arrow_message(exc)
@@ -324,7 +326,9 @@ class ParquetReader(TableReader):
                 yield Chunk(batch, row)
                 row += batch.num_rows
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read: {_arrow_message(exc)}", source=self.source.display) from exc
+            raise DataError(
+                f"cannot read: {_arrow_message(exc)}", source=self.source.display
+            ) from exc
 
     def where(self, row: int) -> dict[str, int | None]:
         return {"line": None, "row": row + 1}

@@ -12,7 +12,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 
@@ -101,7 +101,8 @@ class Source:
                 raise UsageError(f"{path}: no such file")
             if not os.access(path, os.R_OK):
                 raise UsageError(f"{path}: permission denied")
-            self.compression = split_compression(path)[1] if compression == "detect" else compression
+            detected = split_compression(path)[1]
+            self.compression = detected if compression == "detect" else compression
             self._sniff = False
 
     # -- size and progress ---------------------------------------------------------------------
@@ -153,14 +154,14 @@ class Source:
         if self._sniff:
             head = raw.read(4)
             codec = sniff_compression(head)
-            raw = _Prefixed(head, raw)  # type: ignore[assignment]
+            raw = cast(BinaryIO, _Prefixed(head, raw))
         if codec is None:
-            return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+            return cast(BinaryIO, io.BufferedReader(cast(Any, raw), buffer_size=1 << 20))
         try:
             stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
         except (pa.ArrowException, ValueError) as exc:
             raise DataError(f"cannot decompress ({codec}): {exc}", source=self.display) from exc
-        return stream  # type: ignore[return-value]
+        return cast(BinaryIO, stream)
 
     def finish_spool(self) -> None:
         """Copy what is left of standard input into the spool and close it for writing."""
