@@ -1,7 +1,8 @@
 """Error types and the exit statuses they map to.
 
 Every failure a user can cause is raised as a :class:`NormcliError`; the command-line layer
-turns it into one line ``normcli: error: ...`` on standard error and exits with :attr:`NormcliError.exit_code`.
+turns it into one line ``normcli: error: ...`` on standard error and exits with
+:attr:`NormcliError.exit_code`.
 """
 
 from __future__ import annotations
