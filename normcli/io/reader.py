@@ -107,7 +107,10 @@ class CsvReader(TableReader):
         self.chunk_rows = chunk_rows
         self.use_threads = use_threads
         self._stream = source.open_bytes()
-        prefix = self._read_prefix()
+        try:
+            prefix = self._read_prefix()
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"cannot read: {_arrow_message(exc)}", source=source.display) from exc
         names, header_bytes, header_lines = self._parse_header(prefix)
         self.names = names
         self.header_lines = header_lines
