@@ -99,6 +99,9 @@ class Job:
             self.first: Chunk | None = next(self._iter, None)
             self.kinds: ColumnKinds = column_kinds(self.reader, self.first)
         except BaseException:
+            reader = getattr(self, "reader", None)
+            if reader is not None:
+                reader.close()
             self.source.close()
             raise
         self._rows = 0
@@ -154,7 +157,10 @@ class Job:
         return self._tick(iter(self.reader))
 
     def close(self) -> None:
-        self.source.close()
+        try:
+            self.reader.close()  # no background read may outlive the job (see CsvReader.close)
+        finally:
+            self.source.close()
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -59,6 +60,9 @@ class TableReader:
     def rewind(self) -> TableReader:
         """A fresh reader over the same input, from the first row."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop background reads (safe to call more than once)."""
 
 
 def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None:
@@ -117,9 +121,8 @@ class CsvReader(TableReader):
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
         body = prefix[header_bytes:]
         self._block_size = self._choose_block_size(body)
-        self._body = io.BufferedReader(
-            _PrefixedRaw(body, self._stream), buffer_size=1 << 20  # type: ignore[arg-type]
-        )
+        self._raw_body = _PrefixedRaw(body, self._stream)  # type: ignore[arg-type]
+        self._body = io.BufferedReader(self._raw_body, buffer_size=1 << 20)
 
     # -- set-up ------------------------------------------------------------------------------
     def _read_prefix(self) -> bytes:
@@ -261,7 +264,14 @@ class CsvReader(TableReader):
         found = self._scan(nth)
         return None if found is None else found[0]
 
+    def close(self) -> None:
+        # pyarrow's streaming reader reads ahead on its own I/O thread, calling back into Python.
+        # A read still in flight when the interpreter exits (Ctrl-C, SIGTERM) aborts the process
+        # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
+        self._raw_body.stop()
+
     def rewind(self) -> CsvReader:
+        self.close()
         return CsvReader(self.source, self.dialect,
                          chunk_rows=self.chunk_rows, use_threads=self.use_threads)
 
@@ -270,11 +280,32 @@ class _PrefixedRaw(io.RawIOBase):
     def __init__(self, prefix: bytes, rest: io.BufferedIOBase | io.RawIOBase) -> None:
         self._prefix = memoryview(prefix)
         self._rest = rest
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._stopped = False
 
     def readable(self) -> bool:
         return True
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Make every later read return end-of-file, and wait for reads in flight."""
+        with self._cond:
+            self._stopped = True
+            self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        with self._cond:
+            if self._stopped:
+                return 0
+            self._busy += 1
+        try:
+            return self._readinto(b)
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def _readinto(self, b: bytearray | memoryview) -> int:
         if len(self._prefix):
             n = min(len(b), len(self._prefix))
             b[:n] = self._prefix[:n]
