@@ -147,8 +147,9 @@ class ColumnNorms:
 
     def __init__(self, k: int, ord: float) -> None:
         self.ord = ord
-        # p = inf / -inf: the largest / smallest |value|; otherwise the largest (1 if none)
-        self.scale = np.ones(k)
+        # p = inf / -inf: the largest / smallest |value|; otherwise the largest (0 if none yet:
+        # an initial 1 would underflow (1e-150 / 1) ** 3 and give tiny columns a norm of 0)
+        self.scale = np.zeros(k)
         self.total = np.zeros(k)  # sum of (|x| / scale) ** p (p = 0: count of non-zeros)
         self.count = np.zeros(k, dtype=np.int64)
         if ord == -math.inf:
@@ -183,8 +184,9 @@ class ColumnNorms:
     def _merge(self, m: np.ndarray, s: np.ndarray) -> None:
         p = self.ord
         new = np.maximum(self.scale, m)
+        safe = np.where(new > 0, new, 1.0)
         with np.errstate(under="ignore"):
-            self.total = self.total * (self.scale / new) ** p + s * (m / new) ** p
+            self.total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
         self.scale = new
 
     def merge(self, other: ColumnNorms) -> None:

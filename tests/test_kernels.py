@@ -1,0 +1,79 @@
+"""normcli.kernels directly, against numpy / scikit-learn and hand values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import normalize
+
+from normcli.errors import UsageError
+from normcli.kernels import ColumnNorms, normalize_rows, parse_ord, row_norms
+
+
+@pytest.mark.parametrize("text,value", [("l1", 1.0), ("L2", 2.0), ("max", math.inf),
+                                        ("inf", math.inf), ("-inf", -math.inf), ("0", 0.0),
+                                        ("3", 3.0), ("0.5", 0.5)])
+def test_parse_ord(text: str, value: float) -> None:
+    assert parse_ord(text) == value
+
+
+@pytest.mark.parametrize("text", ["nan", "-1", "x", ""])
+def test_parse_ord_rejects(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_ord(text)
+
+
+def test_parse_ord_minimum_for_normalize() -> None:
+    for text in ("0.5", "0", "-inf"):
+        with pytest.raises(UsageError):
+            parse_ord(text, allow_special=False, minimum=1.0)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, math.inf, -math.inf, 0.0, 3.0, 0.5])
+def test_row_norms_vs_numpy(rng, p: float) -> None:
+    X = rng.standard_normal((20, 5)) * 10
+    X[0] = 0
+    got = row_norms(X, p)
+    expected = np.array([np.linalg.norm(r, ord=p) for r in X])
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+
+
+def test_row_norms_all_missing_row_is_nan() -> None:
+    X = np.array([[np.nan, np.nan], [3.0, np.nan]])
+    for p in (1.0, 2.0, math.inf, -math.inf, 0.0, 3.0):
+        got = row_norms(X, p)
+        assert math.isnan(got[0])
+        assert got[1] == (1.0 if p == 0 else 3.0)
+
+
+@pytest.mark.parametrize("p,norm", [(1.0, "l1"), (2.0, "l2"), (math.inf, "max")])
+def test_normalize_rows_vs_sklearn(rng, p: float, norm: str) -> None:
+    X = rng.standard_normal((30, 4))
+    X[3] = 0.0
+    np.testing.assert_allclose(normalize_rows(X, p), normalize(X, norm=norm), rtol=1e-15)
+
+
+def test_normalize_rows_subnormal_exact() -> None:
+    X = np.array([[5e-324, 5e-324], [1e308, 1e308], [1e200, -1e200], [0.0, 0.0]])
+    out = normalize_rows(X, 2.0)
+    assert out.tolist() == [[0.7071067811865475] * 2, [0.7071067811865475] * 2,
+                            [0.7071067811865475, -0.7071067811865475], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, math.inf, -math.inf, 0.0, 3.0, 0.5])
+def test_column_norms_merge_in_chunks(rng, p: float) -> None:
+    X = rng.standard_normal((50, 3)) * np.array([1e-150, 1.0, 1e150])
+    X[rng.random(X.shape) < 0.1] = np.nan
+    acc = ColumnNorms(3, p)
+    parts = [ColumnNorms(3, p) for _ in range(3)]
+    for piece, part in zip(np.array_split(X, [7, 30]), parts, strict=True):
+        part.update(piece)
+    for part in reversed(parts):
+        acc.merge(part)
+    expected = np.array([np.linalg.norm((c[~np.isnan(c)] / 2.0**(-500 if j == 0 else 500
+                                                              if j == 2 else 0)), ord=p)
+                         * (1 if p == 0 else 2.0**(-500 if j == 0 else 500 if j == 2 else 0))
+                         for j, c in enumerate(X.T)])
+    np.testing.assert_allclose(acc.norms(), expected, rtol=1e-14)
