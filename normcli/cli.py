@@ -48,13 +48,15 @@ class Session:
     _last: int = 0
     _size: int | None = None
 
-    def hook(self, size: int | None) -> Callable[[int, int], None] | None:
+    def hook(self, size: int | None) -> Callable[[int, int | None], None] | None:
         if not self.progress or self.quiet:
             return None
         self._size = size
 
-        def tick(rows: int, nbytes: int) -> None:
-            if self._size:
+        def tick(rows: int, nbytes: int | None) -> None:
+            if nbytes is None:
+                self._size = None
+            if self._size and nbytes is not None:
                 if self._bar is None or nbytes < self._last:
                     self._close_bar()
                     self._bar = click.progressbar(length=self._size, file=sys.stderr,
@@ -358,6 +360,12 @@ def _handled(debug: bool) -> Iterator[list[int]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run normcli; exits with the documented status.
+
+    Called as the program (``argv`` None), an interrupted run ends with ``os._exit`` once its
+    clean-up is done: the interpreter's own shutdown could otherwise meet Arrow threads still
+    holding Python objects.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if hasattr(signal, "SIGTERM"):
@@ -366,6 +374,13 @@ def main(argv: list[str] | None = None) -> None:
         with cli.make_context("normcli", args) as ctx:
             cli.invoke(ctx)
         sys.stdout.flush()
+    if argv is None and code[0] in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code[0])
     sys.exit(code[0])
 
 

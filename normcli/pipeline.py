@@ -25,8 +25,8 @@ from .io.reader import Chunk, TableReader, open_reader
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
 
-#: Called after each chunk with (rows done, input bytes done).
-ProgressHook = Callable[[int, int], None]
+#: Called after each chunk with (rows done, input bytes done or None when unknown).
+ProgressHook = Callable[[int, int | None], None]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -135,7 +135,7 @@ class Job:
             yield chunk
             if self.progress is not None:
                 self.progress(offset_rows + chunk.row_start + chunk.num_rows,
-                              self.source.bytes_read)
+                              self.reader.position())
 
     def chunks(self) -> Iterator[Chunk]:
         """The chunks of the first pass (the first one included); once only."""

@@ -15,7 +15,9 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -63,6 +65,10 @@ class TableReader:
 
     def close(self) -> None:
         """Stop background reads (safe to call more than once)."""
+
+    def position(self) -> int | None:
+        """Bytes of the stored input consumed so far, for progress (None if unknown)."""
+        return None
 
 
 def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None:
@@ -121,8 +127,17 @@ class CsvReader(TableReader):
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
         body = prefix[header_bytes:]
         self._block_size = self._choose_block_size(body)
-        self._raw_body = _PrefixedRaw(body, self._stream)  # type: ignore[arg-type]
-        self._body = io.BufferedReader(self._raw_body, buffer_size=1 << 20)
+        self.header_bytes = header_bytes
+        self.text_bytes = header_bytes  # decompressed bytes handed out so far (estimate)
+        self._raw_body: _PrefixedRaw | None = None
+        native = source.open_native(header_bytes)
+        self._body: Any
+        if native is not None:
+            self._stream.close()
+            self._body = native
+        else:
+            self._raw_body = _PrefixedRaw(body, self._stream)  # type: ignore[arg-type]
+            self._body = io.BufferedReader(self._raw_body, buffer_size=1 << 20)
 
     # -- set-up ------------------------------------------------------------------------------
     def _read_prefix(self) -> bytes:
@@ -205,6 +220,7 @@ class CsvReader(TableReader):
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
+                self.text_bytes += _text_size(batch)
                 for piece in _split(batch, self.chunk_rows):
                     yield Chunk(piece, row)
                     row += piece.num_rows
@@ -268,7 +284,17 @@ class CsvReader(TableReader):
         # pyarrow's streaming reader reads ahead on its own I/O thread, calling back into Python.
         # A read still in flight when the interpreter exits (Ctrl-C, SIGTERM) aborts the process
         # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
-        self._raw_body.stop()
+        if self._raw_body is not None:
+            self._raw_body.stop()
+        else:
+            self._body.close()
+
+    def position(self) -> int | None:
+        if self.source.path == "-":
+            return self.source.bytes_read
+        if self.source.compression is not None:
+            return None
+        return self.text_bytes
 
     def rewind(self) -> CsvReader:
         self.close()
@@ -324,6 +350,17 @@ class _PrefixedRaw(io.RawIOBase):
             super().close()
 
 
+def _text_size(batch: pa.RecordBatch) -> int:
+    """About how many bytes of CSV text ``batch`` came from (cells, separators, line ends)."""
+    size = batch.num_rows * max(1, batch.num_columns)
+    for col in batch.columns:
+        buffers = col.buffers()
+        if len(buffers) > 2 and buffers[2] is not None:
+            offsets = np.frombuffer(buffers[1], dtype=np.int32)
+            size += int(offsets[col.offset + len(col)] - offsets[col.offset])
+    return size
+
+
 def _split(batch: pa.RecordBatch, rows: int | None) -> Iterator[pa.RecordBatch]:
     if rows is None or batch.num_rows <= rows:
         yield batch
@@ -359,6 +396,7 @@ class ParquetReader(TableReader):
                                                  use_threads=True):
                 yield Chunk(batch, row)
                 row += batch.num_rows
+                self._rows_done = row
         except (OSError, pa.ArrowException) as exc:
             raise DataError(
                 f"cannot read: {_arrow_message(exc)}", source=self.source.display
@@ -366,6 +404,12 @@ class ParquetReader(TableReader):
 
     def where(self, row: int) -> dict[str, int | None]:
         return {"line": None, "row": row + 1}
+
+    def position(self) -> int | None:
+        size = self.source.size
+        if size is None or not self.num_rows:
+            return None
+        return int(size * getattr(self, "_rows_done", 0) / self.num_rows)
 
     def rewind(self) -> ParquetReader:
         return ParquetReader(self.source, chunk_rows=self.chunk_rows)
