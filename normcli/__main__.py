@@ -1,3 +1,34 @@
-from .cli import main
+"""``python -m normcli`` and the ``normcli`` console script.
 
-main()
+Signals are handled from the very first moment: until the real handlers are installed (after
+numpy and pyarrow are imported), Ctrl-C or SIGTERM end the process quietly with 130 / 143. No
+file has been opened by then, so there is nothing to clean up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+
+def _early(signum: int, frame: FrameType | None) -> None:
+    try:
+        what = "interrupted" if signum == signal.SIGINT else "terminated"
+        sys.stderr.write(f"normcli: error: {what}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(128 + signum)
+
+
+def run() -> None:
+    signal.signal(signal.SIGINT, _early)
+    signal.signal(signal.SIGTERM, _early)
+    from normcli.cli import main
+
+    main()
+
+
+if __name__ == "__main__":
+    run()

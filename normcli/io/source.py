@@ -149,8 +149,11 @@ class Source:
         if is_std(self.path):
             return None
         try:
-            stream = pa.input_stream(self.path, compression=self.compression,
-                                     buffer_size=1 << 20)
+            # pa.OSFile rather than pa.input_stream, which imports pyarrow.fs (S3, SSL: slow).
+            raw = pa.OSFile(self.path, mode="r")
+            stream: pa.NativeFile = pa.BufferedInputStream(raw, 1 << 20)
+            if self.compression is not None:
+                stream = pa.CompressedInputStream(stream, self.compression)
             while skip > 0:
                 got = len(stream.read(min(skip, 1 << 20)))
                 if got == 0:
