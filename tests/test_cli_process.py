@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.preprocessing import StandardScaler
-
 from conftest import leftover_temp_files, out_matrix, write_matrix
+from sklearn.preprocessing import StandardScaler
 
 CMD = [sys.executable, "-m", "normcli"]
 

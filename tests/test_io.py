@@ -15,8 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sklearn.preprocessing import normalize
-
 from conftest import (
     assert_close,
     error_line,
@@ -27,6 +25,7 @@ from conftest import (
     run_main,
     write_csv,
 )
+from sklearn.preprocessing import normalize
 
 TEXTS = ["00501", "2024-01-05", "123456789012345678901234567890", 'say "hi"', "a,b", "naïve ☃",
          "", "line1\nline2", " spaced ", "-0", "1e5x"]

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.spatial import distance
-
 from conftest import (
     assert_close,
     error_line,
@@ -19,6 +17,7 @@ from conftest import (
     write_csv,
     write_matrix,
 )
+from scipy.spatial import distance
 
 
 def _data(rng: np.random.Generator, n: int = 30, k: int = 4, missing: bool = True) -> np.ndarray:
@@ -112,7 +111,8 @@ def test_to_point_matches_scipy(tmp_path: Path, rng, text: str, metric) -> None:
     point = rng.uniform(-50, 50, 3)
     path = write_csv(tmp_path / "p.csv", ["label", "a", "b", "c"],
                      [[f"r{i}", *map(float, row)] for i, row in enumerate(X)])
-    raw = invoke(["norm", "--ord", text, "--to", ",".join(repr(float(v)) for v in point), str(path)])
+    to = ",".join(repr(float(v)) for v in point)
+    raw = invoke(["norm", "--ord", text, "--to", to, str(path)])
     got = out_matrix(raw, ["norm"])[:, 0]
     expected = np.array([metric(row, point) for row in X])
     assert_close(got, expected, rtol=1e-14)

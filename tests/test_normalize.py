@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler, normalize
-
 from conftest import (
     assert_close,
     error_line,
@@ -20,6 +18,7 @@ from conftest import (
     write_csv,
     write_matrix,
 )
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler, normalize
 
 
 def _data(rng: np.random.Generator, n: int = 40, k: int = 4, missing: bool = False) -> np.ndarray:
@@ -186,7 +185,8 @@ def test_scalers_match_sklearn(tmp_path: Path, rng, scale: str, ref, chunk: str 
 
 
 def test_constant_columns(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "c.csv", ["a", "b"], [["5", "1"], ["5", "2"], ["", "3"], ["5", "4"]])
+    rows = [["5", "1"], ["5", "2"], ["", "3"], ["5", "4"]]
+    path = write_csv(tmp_path / "c.csv", ["a", "b"], rows)
     mm = out_matrix(invoke(["normalize", "--scale", "minmax", "--range", "-2,3", str(path)]))
     assert mm[[0, 1, 3], 0].tolist() == [-2.0, -2.0, -2.0]
     assert math.isnan(mm[2, 0])

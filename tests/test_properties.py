@@ -8,10 +8,10 @@ import math
 from pathlib import Path
 
 import numpy as np
+from conftest import invoke, parse_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import invoke, parse_csv
 from normcli.kernels import normalize_rows, row_norms
 from normcli.scalers import ColumnStats
 

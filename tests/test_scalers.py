@@ -54,7 +54,7 @@ def test_exact_stats_at_extremes() -> None:
         assert st.mean[j] == pytest.approx(float(mean), rel=1e-15)
         # std via a scaled Fraction (float(var) would overflow/underflow)
         s = Fraction(2) ** (1023 if j == 0 else -996)
-        assert st.std[j] == pytest.approx(float((var / s / s)) ** 0.5 * float(s), rel=1e-15)
+        assert st.std[j] == pytest.approx(float(var / s / s) ** 0.5 * float(s), rel=1e-15)
     z = Scaler("zscore", ["a", "b"], st).transform(X)
     assert np.isfinite(z).all()
     np.testing.assert_allclose(z[:, 1], [-1.224744871391589, 1.224744871391589, 0.0],
