@@ -195,8 +195,8 @@ class Output:
         self._writer: TableWriter | None = None
 
     def __enter__(self) -> Output:
-        stream = self.dest.open()
         try:
+            stream = self.dest.open()
             self._writer = make_writer(self.fmt, stream, self.schema, delimiter=self.delimiter,
                                        header=self.header)
         except BaseException:

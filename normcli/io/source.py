@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ..errors import DataError, UsageError
 from .formats import is_std, sniff_compression, split_compression
+from .writer import signals_held
 
 
 class _CountingReader(io.RawIOBase):
@@ -128,8 +129,9 @@ class Source:
             raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed with the stream
         elif not self._stdin_consumed:
             self._stdin_consumed = True
-            fd, self._spool_path = tempfile.mkstemp(prefix="normcli-stdin-", suffix=".spool")
-            self._spool = os.fdopen(fd, "wb")
+            with signals_held():
+                fd, self._spool_path = tempfile.mkstemp(prefix="normcli-stdin-", suffix=".spool")
+                self._spool = os.fdopen(fd, "wb")
             raw = sys.stdin.buffer
         else:
             self.finish_spool()

@@ -13,10 +13,13 @@ import json
 import math
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -33,6 +36,20 @@ _QUOTE = string_scalar('"')
 _QUOTE2 = string_scalar('""')
 _EMPTY = string_scalar("")
 _NEWLINE = string_scalar("\n")
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back (main thread only) until the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class Destination:
@@ -65,10 +82,11 @@ class Destination:
             self._file = sys.stdout.buffer
             return self._file
         folder = os.path.dirname(os.path.abspath(self.path))
-        fd, self._tmp = tempfile.mkstemp(
-            dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
-        )
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        with signals_held():  # an interrupt may not fall between creating and recording it
+            fd, self._tmp = tempfile.mkstemp(
+                dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
+            )
+            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         return self._file
 
     def commit(self) -> None:
