@@ -51,7 +51,7 @@ def ordered_map(
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * n:
+            if len(pending) > n:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -27,7 +27,11 @@ from .formats import CsvDialect
 from .source import Source
 
 _BOM = b"\xef\xbb\xbf"
-DEFAULT_BLOCK_BYTES = 8 << 20
+#: Bytes of CSV text per chunk handed to the commands (unless --chunk-rows).
+DEFAULT_CHUNK_BYTES = 4 << 20
+#: Bytes per block read by Arrow. Arrow's streaming reader reads up to 32 blocks ahead of the
+#: consumer, so this bounds the read-ahead (32 MB); blocks are joined into chunks.
+READ_BLOCK_BYTES = 1 << 20
 DEFAULT_PARQUET_ROWS = 1 << 16
 
 
@@ -177,10 +181,10 @@ class CsvReader(TableReader):
 
     def _choose_block_size(self, body: bytes) -> int:
         if self.chunk_rows is None:
-            return DEFAULT_BLOCK_BYTES
+            return READ_BLOCK_BYTES
         nlines = max(1, body.count(b"\n"))
         per_row = max(1.0, len(body) / nlines)
-        return int(min(max(per_row * self.chunk_rows * 1.05 + 64, 1 << 10), 1 << 28))
+        return int(min(max(per_row * self.chunk_rows * 1.05 + 64, 1 << 10), READ_BLOCK_BYTES))
 
     # -- reading -----------------------------------------------------------------------------
     def _open_arrow(self) -> pacsv.CSVStreamingReader:
@@ -215,21 +219,24 @@ class CsvReader(TableReader):
                 if "Empty CSV file" in str(exc):
                     return  # a header and no rows: zero rows, not an error
                 raise
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                self.text_bytes += _text_size(batch)
-                for piece in _split(batch, self.chunk_rows):
-                    yield Chunk(piece, row)
-                    row += piece.num_rows
+            for piece in _rechunk(self._batches(reader), self.chunk_rows, DEFAULT_CHUNK_BYTES):
+                yield Chunk(piece, row)
+                row += piece.num_rows
         except pa.ArrowInvalid as exc:
             raise self._parse_error(exc, row) from exc
         except (OSError, pa.ArrowException) as exc:
             raise DataError(
                 f"cannot read: {_arrow_message(exc)}", source=self.source.display
             ) from exc
+
+    def _batches(self, reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            self.text_bytes += _text_size(batch)
+            yield batch
 
     def _parse_error(self, exc: Exception, row: int) -> DataError:
         message = _arrow_message(exc)
@@ -361,12 +368,43 @@ def _text_size(batch: pa.RecordBatch) -> int:
     return size
 
 
-def _split(batch: pa.RecordBatch, rows: int | None) -> Iterator[pa.RecordBatch]:
-    if rows is None or batch.num_rows <= rows:
-        yield batch
-        return
-    for start in range(0, batch.num_rows, rows):
-        yield batch.slice(start, rows)
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    out = table.to_batches()
+    return out[0] if out else batches[0].slice(0, 0)
+
+
+def _rechunk(
+    batches: Iterator[pa.RecordBatch], rows: int | None, nbytes: int
+) -> Iterator[pa.RecordBatch]:
+    """Join Arrow's small blocks into chunks of ``rows`` rows (or about ``nbytes`` of text)."""
+    pending: list[pa.RecordBatch] = []
+    n_rows = n_bytes = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        n_rows += batch.num_rows
+        n_bytes += _text_size(batch)
+        if rows is not None:
+            if n_rows < rows:
+                continue
+            combined = _concat(pending)
+            start = 0
+            while combined.num_rows - start >= rows:
+                yield combined.slice(start, rows)
+                start += rows
+            rest = combined.slice(start)
+            pending = [rest] if rest.num_rows else []
+            n_rows = rest.num_rows
+            n_bytes = 0
+        elif n_bytes >= nbytes:
+            yield _concat(pending)
+            pending, n_rows, n_bytes = [], 0, 0
+    if pending:
+        yield _concat(pending)
 
 
 def _arrow_message(exc: BaseException) -> str:
