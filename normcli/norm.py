@@ -76,7 +76,6 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
             [pa.array(sel.used_names, pa.string()), to_arrow(acc.norms())], schema=schema
         )
         with Output(job, out, schema) as output:
-            output.header = True
             output.write(table)
         return len(sel.used)
 

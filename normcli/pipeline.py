@@ -104,7 +104,6 @@ class Job:
                 reader.close()
             self.source.close()
             raise
-        self._rows = 0
 
     @property
     def names(self) -> list[str]:

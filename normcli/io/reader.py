@@ -125,13 +125,11 @@ class CsvReader(TableReader):
             prefix = self._read_prefix()
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cannot read: {_arrow_message(exc)}", source=source.display) from exc
-        names, header_bytes, header_lines = self._parse_header(prefix)
+        names, header_bytes = self._parse_header(prefix)
         self.names = names
-        self.header_lines = header_lines
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
         body = prefix[header_bytes:]
         self._block_size = self._choose_block_size(body)
-        self.header_bytes = header_bytes
         self.text_bytes = header_bytes  # decompressed bytes handed out so far (estimate)
         self._raw_body: _PrefixedRaw | None = None
         native = source.open_native(header_bytes)
@@ -156,7 +154,8 @@ class CsvReader(TableReader):
                 return data
             size *= 4
 
-    def _parse_header(self, prefix: bytes) -> tuple[list[str], int, int]:
+    def _parse_header(self, prefix: bytes) -> tuple[list[str], int]:
+        """The column names, and how many bytes of ``prefix`` the header (and BOM) take."""
         bom = 3 if prefix.startswith(_BOM) else 0
         found = _first_record(prefix[bom:], self.dialect.delimiter)
         if found is None:
@@ -167,8 +166,6 @@ class CsvReader(TableReader):
                                      delimiter=self.dialect.delimiter))
             found = (record, len(prefix) - bom)
         record, nbytes = found
-        header_text = prefix[bom: bom + nbytes]
-        lines = header_text.count(b"\n") + (header_text.count(b"\r") - header_text.count(b"\r\n"))
         if self.dialect.header:
             names = list(record)
             seen: set[str] = set()
@@ -176,8 +173,8 @@ class CsvReader(TableReader):
                 if name in seen:
                     raise UsageError(f"{self.source.display}: duplicate column name {name!r}")
                 seen.add(name)
-            return names, bom + nbytes, lines
-        return [f"column_{i + 1}" for i in range(len(record))], bom, 0
+            return names, bom + nbytes
+        return [f"column_{i + 1}" for i in range(len(record))], bom
 
     def _choose_block_size(self, body: bytes) -> int:
         if self.chunk_rows is None:
