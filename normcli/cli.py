@@ -28,7 +28,7 @@ from .errors import (
     NormcliError,
 )
 from .options import common_options
-from .pipeline import InputSpec, OutputSpec, open_job
+from .pipeline import InputSpec, OutputSpec, choose_memory_pool, open_job
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -370,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    choose_memory_pool()
     with _handled(debug) as code:
         with cli.make_context("normcli", args) as ctx:
             cli.invoke(ctx)

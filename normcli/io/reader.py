@@ -416,7 +416,9 @@ class ParquetReader(TableReader):
         self.source = source
         self.chunk_rows = chunk_rows
         try:
-            self._file = pq.ParquetFile(source.local_path())
+            # No pre-buffering: it would hold a whole row group's bytes (memory grows with it).
+            self._file = pq.ParquetFile(source.local_path(), pre_buffer=False,
+                                        buffer_size=1 << 20)
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"not a Parquet file: {_arrow_message(exc)}",
                             source=source.display) from exc
