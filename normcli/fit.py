@@ -25,7 +25,7 @@ from .errors import DataError, UsageError
 from .io.formats import resolve_output_format
 from .io.reader import Chunk
 from .io.writer import Destination, format_header
-from .pipeline import Job, OutputSpec, output_delimiter
+from .pipeline import Job, OutputSpec, ordered_map, output_delimiter
 from .regression import GramStats, cross_validate, fit, fit_path, fold_ids
 from .regression.cv import CVResult
 from .regression.solvers import FitResult, alpha_grid
@@ -263,9 +263,12 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     acc = _Accumulator(p, opts)
     n_rows = dropped = 0
     k = opts.cv
-    for chunk in job.chunks():
-        block = conv.block(chunk)
+    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, np.ndarray | None]:
         keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
+        return chunk, conv.block(chunk), keys
+
+    # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
+    for chunk, block, keys in ordered_map(prepare, job.chunks()):
         bad = np.isnan(block).any(axis=1)
         if keys is not None:
             bad |= np.array([v is None or v == "" for v in keys], dtype=bool)

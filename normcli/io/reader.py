@@ -32,7 +32,7 @@ DEFAULT_CHUNK_BYTES = 4 << 20
 #: Bytes per block read by Arrow. Arrow's streaming reader reads up to 32 blocks ahead of the
 #: consumer, so this bounds the read-ahead (32 MB); blocks are joined into chunks.
 READ_BLOCK_BYTES = 1 << 20
-DEFAULT_PARQUET_ROWS = 1 << 16
+DEFAULT_PARQUET_ROWS = 1 << 14
 
 
 @dataclass
