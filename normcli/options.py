@@ -34,7 +34,7 @@ io_options = _apply([
     click.option("--no-header", is_flag=True,
                  help="The input has no header row; columns are column_1, column_2, ..."),
     click.option("--chunk-rows", type=click.IntRange(min=1), metavar="N",
-                 help="Rows per chunk (default: about 8 MB of input per chunk)."),
+                 help="Rows per chunk (default: about 4 MB of CSV text, or 16,384 Parquet rows)."),
 ])
 
 column_options = _apply([
