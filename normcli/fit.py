@@ -229,8 +229,8 @@ def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, 
     return sel, t, w, f
 
 
-def _first_missing(block: np.ndarray, names: Sequence[str]) -> tuple[int, str]:
-    bad = np.isnan(block)
+def _first_where(bad: np.ndarray, names: Sequence[str]) -> tuple[int, str]:
+    """Row and column name of the first True cell of ``bad``."""
     row = int(np.flatnonzero(bad.any(axis=1))[0])
     col = int(np.flatnonzero(bad[row])[0])
     return row, names[col]
@@ -244,10 +244,10 @@ def _fold_keys(chunk: Chunk, index: int) -> np.ndarray:
 
 
 def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
+    """Read ``job`` once into sufficient statistics, solve, and write the model to ``out``."""
     _check_options(opts)
     sel, t_idx, w_idx, f_idx = _selection(job, opts)
-    features = sel.used_names
-    # Resolve the output before reading: a bad destination fails fast.
+    # Resolve the destinations before reading: a bad one fails fast.
     fmt = resolve_output_format(out.path, out.fmt, "csv")
     dest = Destination(out.path, fmt, input_path=job.spec.path)
     plot_dest = None
@@ -256,103 +256,20 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
 
         check_available()
         plot_dest = Destination(opts.plot, "png", input_path=job.spec.path)
-    columns = [*sel.used, t_idx] + ([w_idx] if w_idx is not None else [])
-    names = [*features, opts.target] + ([opts.weights] if opts.weights else [])
-    conv = job.converter(columns)
-    p = len(sel.used)
-    acc = _Accumulator(p, opts)
-    n_rows = dropped = 0
-    k = opts.cv
-    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, np.ndarray | None]:
-        keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
-        return chunk, conv.block(chunk), keys
 
-    # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
-    for chunk, block, keys in ordered_map(prepare, job.chunks()):
-        bad = np.isnan(block).any(axis=1)
-        if keys is not None:
-            bad |= np.array([v is None or v == "" for v in keys], dtype=bool)
-        if bad.any():
-            if not opts.drop_missing:
-                row, col = _first_missing(block, names) if np.isnan(block).any() else (
-                    int(np.flatnonzero(bad)[0]), opts.fold_column or "")
-                where = job.reader.where(chunk.row_start + row)
-                line = where.get("line")
-                raise DataError(
-                    ("missing value" if line else f"row {chunk.row_start + row + 1}: missing "
-                     "value") + " (use --drop-missing to leave such rows out)",
-                    source=job.display, line=line, column=col,
-                )
-            dropped += int(bad.sum())
-        keep = ~bad
-        X = block[keep, :p]
-        y = block[keep, p]
-        w = block[keep, p + 1] if w_idx is not None else None
-        if w is not None and (w < 0).any():
-            row = int(np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]])
-            raise DataError("negative weight", source=job.display,
-                            line=job.reader.where(chunk.row_start + row).get("line"),
-                            column=opts.weights)
-        n_rows += int(keep.sum())
-        if keys is not None:
-            kk = keys[keep]
-            for key in dict.fromkeys(kk.tolist()):
-                m = kk == key
-                acc.add(key, X[m], y[m], None if w is None else w[m])
-        elif k is not None:
-            ids = fold_ids(chunk.row_start, chunk.num_rows, k, opts.seed)[keep]
-            for f in range(k):
-                m = ids == f
-                if m.any():
-                    acc.add(f, X[m], y[m], None if w is None else w[m])
-        else:
-            acc.add(0, X, y, w)
-    if n_rows == 0:
-        raise DataError("no rows to fit" + (" (all had missing values)" if dropped else ""),
-                        source=job.display)
+    acc, n_rows, dropped = _accumulate(job, opts, sel, t_idx, w_idx, f_idx)
     total = acc.total()
     if total.sum_w <= 0:
         raise DataError("the weights add up to 0", source=job.display)
-
-    common: dict[str, Any] = {"penalty": opts.penalty, "l1_ratio": opts.l1_ratio,
-              "fit_intercept": opts.fit_intercept, "standardize": opts.standardize,
-              "tol": opts.tol, "max_iter": opts.max_iter}
-    cv_result = None
-    path: list[FitResult] = []
-    alpha = opts.alpha
-    try:
-        if opts.cv is not None:
-            folds = acc.folds()
-            if len(folds) < 2:
-                raise UsageError("cross-validation needs at least 2 folds with rows")
-            if opts.alphas is not None:
-                alphas = np.asarray(opts.alphas, dtype=np.float64)
-            else:
-                alphas = alpha_grid(total, penalty=opts.penalty, l1_ratio=opts.l1_ratio,
-                                    n_alphas=opts.n_alphas, eps=opts.eps,
-                                    fit_intercept=opts.fit_intercept,
-                                    standardize=opts.standardize)
-            cv_result = cross_validate(total, folds, alphas, select=opts.select, **common)
-            alpha = cv_result.chosen
-            if plot_dest is not None:
-                path = fit_path(total, cv_result.alphas, **common)
-        elif plot_dest is not None and opts.penalty != "none":
-            grid = alpha_grid(total, penalty=opts.penalty, l1_ratio=opts.l1_ratio,
-                              n_alphas=opts.n_alphas, eps=opts.eps,
-                              fit_intercept=opts.fit_intercept, standardize=opts.standardize)
-            path = fit_path(total, grid, **common)
-        result = fit(total, alpha=alpha, **common)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    report = FitReport(opts, features, result, n_rows, dropped, float(total.sum_w), cv_result,
-                       path)
+    result, cv_result, path = _solve(acc, total, opts, want_path=plot_dest is not None)
+    report = FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
+                       cv_result, path)
 
     with dest as fh:
         if fmt == "json":
             fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
         else:
-            delimiter = output_delimiter(job, out, fmt)
-            write_coefficients(fh, report, delimiter)
+            write_coefficients(fh, report, output_delimiter(job, out, fmt))
         if plot_dest is not None:
             from .plot import plot_report
 
@@ -364,6 +281,107 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
             f"(duality gap {result.duality_gap:.3g}); raise --max-iter or --tol\n"
         )
     return report
+
+
+def _accumulate(
+    job: Job, opts: FitOptions, sel: Selection, t_idx: int, w_idx: int | None,
+    f_idx: int | None,
+) -> tuple[_Accumulator, int, int]:
+    """One pass over the input: per-fold statistics, rows used, rows dropped."""
+    columns = [*sel.used, t_idx] + ([w_idx] if w_idx is not None else [])
+    names = [*sel.used_names, opts.target] + ([opts.weights] if opts.weights else [])
+    conv = job.converter(columns)
+    p = len(sel.used)
+    acc = _Accumulator(p, opts)
+    n_rows = dropped = 0
+
+    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, np.ndarray | None]:
+        keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
+        return chunk, conv.block(chunk), keys
+
+    def fail(chunk: Chunk, row: int, column: str, what: str) -> DataError:
+        line = job.reader.where(chunk.row_start + row).get("line")
+        prefix = "" if line else f"row {chunk.row_start + row + 1}: "
+        return DataError(prefix + what, source=job.display, line=line, column=column)
+
+    # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
+    for chunk, block, keys in ordered_map(prepare, job.chunks()):
+        if np.isinf(block).any():
+            row, col = _first_where(np.isinf(block), names)
+            raise fail(chunk, row, col, "infinite value")
+        missing = np.isnan(block)
+        bad = missing.any(axis=1)
+        if keys is not None:
+            no_key = np.array([v is None or v == "" for v in keys], dtype=bool)
+            bad |= no_key
+        if bad.any():
+            if not opts.drop_missing:
+                if missing.any():
+                    row, col = _first_where(missing, names)
+                else:
+                    row, col = int(np.flatnonzero(bad)[0]), opts.fold_column or ""
+                raise fail(chunk, row, col,
+                           "missing value (use --drop-missing to leave such rows out)")
+            dropped += int(bad.sum())
+        keep = ~bad
+        X = block[keep, :p]
+        y = block[keep, p]
+        w = block[keep, p + 1] if w_idx is not None else None
+        if w is not None and (w < 0).any():
+            row = int(np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]])
+            raise fail(chunk, row, opts.weights or "", "negative weight")
+        n_rows += int(keep.sum())
+        if keys is not None:
+            kk = keys[keep]
+            for key in dict.fromkeys(kk.tolist()):
+                m = kk == key
+                acc.add(key, X[m], y[m], None if w is None else w[m])
+        elif opts.cv is not None:
+            ids = fold_ids(chunk.row_start, chunk.num_rows, opts.cv, opts.seed)[keep]
+            for f in range(opts.cv):
+                m = ids == f
+                if m.any():
+                    acc.add(f, X[m], y[m], None if w is None else w[m])
+        else:
+            acc.add(0, X, y, w)
+    if n_rows == 0:
+        raise DataError("no rows to fit" + (" (all had missing values)" if dropped else ""),
+                        source=job.display)
+    return acc, n_rows, dropped
+
+
+def _solve(
+    acc: _Accumulator, total: GramStats, opts: FitOptions, *, want_path: bool
+) -> tuple[FitResult, CVResult | None, list[FitResult]]:
+    """The final model, the cross-validation (with --cv) and the coefficient path (for --plot)."""
+    common: dict[str, Any] = {
+        "penalty": opts.penalty, "l1_ratio": opts.l1_ratio, "fit_intercept": opts.fit_intercept,
+        "standardize": opts.standardize, "tol": opts.tol, "max_iter": opts.max_iter,
+    }
+    grid: dict[str, Any] = {
+        "penalty": opts.penalty, "l1_ratio": opts.l1_ratio, "n_alphas": opts.n_alphas,
+        "eps": opts.eps, "fit_intercept": opts.fit_intercept, "standardize": opts.standardize,
+    }
+    cv_result = None
+    path: list[FitResult] = []
+    alpha = opts.alpha
+    try:
+        if opts.cv is not None:
+            folds = acc.folds()
+            if len(folds) < 2:
+                raise UsageError("cross-validation needs at least 2 folds with rows")
+            alphas = (np.asarray(opts.alphas, dtype=np.float64) if opts.alphas is not None
+                      else alpha_grid(total, **grid))
+            cv_result = cross_validate(total, folds, alphas, select=opts.select, **common)
+            alpha = cv_result.chosen
+            if want_path:
+                path = fit_path(total, cv_result.alphas, **common)
+        elif want_path and opts.penalty != "none":
+            path = fit_path(total, alpha_grid(total, **grid), **common)
+        result = fit(total, alpha=alpha, **common)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return result, cv_result, path
 
 
 def write_coefficients(fh: Any, report: FitReport, delimiter: str) -> None:

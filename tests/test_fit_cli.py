@@ -263,3 +263,13 @@ def test_fit_from_parquet_equals_csv(tmp_path: Path, diabetes) -> None:  # type:
     a = run_fit(["-y", "target", "--penalty", "l1", "--alpha", "0.2", str(path)])
     b = run_fit(["-y", "target", "--penalty", "l1", "--alpha", "0.2", str(pqp)])
     assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_infinite_and_negative_weight_name_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "i.csv"
+    p.write_text("a,b,y,w\n1,2,3,1\n2,-inf,4,1\n3,1,5,1\n4,2,1,1\n")
+    code, err = exit_of(["fit", "-y", "y", "--weights", "w", str(p)], capsys)
+    assert code == 1 and "line 3" in err and "'b'" in err and "infinite" in err
+    p.write_text("a,b,y,w\n1,2,3,1\n2,1,4,1\n3,1,5,-2\n4,2,1,1\n")
+    code, err = exit_of(["fit", "-y", "y", "--weights", "w", str(p)], capsys)
+    assert code == 1 and "line 4" in err and "'w'" in err and "negative weight" in err
