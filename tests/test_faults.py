@@ -193,3 +193,34 @@ def test_version() -> None:
 
     code, out, _ = run_main(["--version"])
     assert code == 0 and __version__ in out.decode()
+
+
+@pytest.mark.parametrize("chunk", [4, 5, 6])
+def test_bad_cell_at_a_chunk_boundary(tmp_path: Path, chunk: int) -> None:
+    """The bad cell is the first or last row of a chunk, or just past it: the line is exact."""
+    rows = ["a,b"]
+    for i in range(20):
+        rows.append(f"{i},{i + 1}")
+    rows[11] = "10,oops"  # data row 10 (0-based) on physical line 12
+    src = tmp_path / "d.csv"
+    src.write_text("\r\n".join(rows) + "\r\n")
+    out = tmp_path / "o.csv"
+    out.write_text("previous\n")
+    code, _, err = run_main(["normalize", "--chunk-rows", str(chunk), str(src), str(out)])
+    assert code == 1
+    assert error_line(err) == f"normcli: error: {src}, line 12, column 'b': not a number: 'oops'"
+    assert out.read_text() == "previous\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_ragged_row_past_the_first_chunk(tmp_path: Path) -> None:
+    lines = ["id,a,b"] + [f'"r\n{i}",{i},{i}' for i in range(3000)]
+    lines[2500] = "x,1"
+    src = tmp_path / "d.csv"
+    src.write_text("\n".join(lines) + "\n")
+    code, _, err = run_main(["normalize", "--chunk-rows", "100", str(src)])
+    assert code == 1
+    # every earlier data row spans two physical lines
+    assert error_line(err) == (
+        f"normcli: error: {src}, line {1 + 2 * 2499 + 1}: expected 3 fields, found 2"
+    )
