@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,50 +38,60 @@ class Terminated(BaseException):
 
 
 # -- run-time settings: progress, verbosity --------------------------------------------------
+class Progress:
+    """Progress on standard error: a bar by input bytes when the size is known (files), else a
+    running row count (standard input, compressed files). A second pass starts a new bar."""
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+        self._bar: Any = None
+        self._done = 0
+        self._counted = False
+
+    def __call__(self, rows: int, nbytes: int | None) -> None:
+        if self.size and nbytes is not None:
+            if self._bar is None or nbytes < self._done:
+                self._end_bar()
+                self._bar = click.progressbar(length=self.size, file=sys.stderr,
+                                              label="normcli", show_eta=True)
+                self._bar.__enter__()
+                self._done = 0
+            self._bar.update(nbytes - self._done)
+            self._done = nbytes
+        else:
+            sys.stderr.write(f"\rnormcli: {rows:,} rows")
+            sys.stderr.flush()
+            self._counted = True
+
+    def _end_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def close(self) -> None:
+        self._end_bar()
+        if self._counted:
+            sys.stderr.write("\n")
+            self._counted = False
+
+
 @dataclass
 class Session:
     quiet: bool = False
     verbose: bool = False
     progress: bool = False
     started: float = field(default_factory=time.perf_counter)
-    _bar: Any = None
-    _last: int = 0
-    _size: int | None = None
+    _progress: Progress | None = None
 
-    def hook(self, size: int | None) -> Callable[[int, int | None], None] | None:
+    def hook(self, size: int | None) -> Progress | None:
         if not self.progress or self.quiet:
             return None
-        self._size = size
-
-        def tick(rows: int, nbytes: int | None) -> None:
-            if nbytes is None:
-                self._size = None
-            if self._size and nbytes is not None:
-                if self._bar is None or nbytes < self._last:
-                    self._close_bar()
-                    self._bar = click.progressbar(length=self._size, file=sys.stderr,
-                                                  label="normcli", show_eta=True)
-                    self._bar.__enter__()
-                    self._last = 0
-                self._bar.update(max(0, nbytes - self._last))
-                self._last = nbytes
-            else:
-                sys.stderr.write(f"\rnormcli: {rows:,} rows")
-                sys.stderr.flush()
-
-        return tick
-
-    def _close_bar(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-        elif self.progress and not self.quiet and self._size is None and self._last >= 0:
-            pass
+        self._progress = Progress(size)
+        return self._progress
 
     def finish(self, message: str) -> None:
-        self._close_bar()
-        if self.progress and not self.quiet and not self._size:
-            sys.stderr.write("\n")
+        if self._progress is not None:
+            self._progress.close()
         if self.verbose and not self.quiet:
             click.echo(f"normcli: {message} in {time.perf_counter() - self.started:.2f} s",
                        err=True)
