@@ -22,9 +22,18 @@ def _early(signum: int, frame: FrameType | None) -> None:
         os._exit(128 + signum)
 
 
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def run() -> None:
     signal.signal(signal.SIGINT, _early)
     signal.signal(signal.SIGTERM, _early)
+    # normcli runs its own threads over chunks (and Arrow has its pool); a multi-threaded BLAS
+    # on top busy-waits for cores that are taken (fit: 1.6 s instead of 2.3 s on 2 cores).
+    # Must be set before numpy is imported; a user's own setting wins.
+    if not any(os.environ.get(v) for v in _BLAS_THREADS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
     from normcli.cli import main
 
     main()
