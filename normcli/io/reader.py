@@ -15,7 +15,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DataError, UsageError
 from .formats import CsvDialect
-from .source import Source
+from .source import Prefixed, Source
 
 _BOM = b"\xef\xbb\xbf"
 #: Bytes of CSV text per chunk handed to the commands (unless --chunk-rows).
@@ -138,7 +138,7 @@ class CsvReader(TableReader):
             self._stream.close()
             self._body = native
         else:
-            self._raw_body = _PrefixedRaw(body, self._stream)  # type: ignore[arg-type]
+            self._raw_body = _PrefixedRaw(body, self._stream)
             self._body = io.BufferedReader(self._raw_body, buffer_size=1 << 20)
 
     # -- set-up ------------------------------------------------------------------------------
@@ -306,16 +306,14 @@ class CsvReader(TableReader):
                          chunk_rows=self.chunk_rows, use_threads=self.use_threads)
 
 
-class _PrefixedRaw(io.RawIOBase):
-    def __init__(self, prefix: bytes, rest: io.BufferedIOBase | io.RawIOBase) -> None:
-        self._prefix = memoryview(prefix)
-        self._rest = rest
+class _PrefixedRaw(Prefixed):
+    """:class:`Prefixed` that can be stopped: Arrow's read-ahead thread calls ``readinto``."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        super().__init__(prefix, rest)
         self._cond = threading.Condition()
         self._busy = 0
         self._stopped = False
-
-    def readable(self) -> bool:
-        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Make every later read return end-of-file, and wait for reads in flight."""
@@ -329,23 +327,11 @@ class _PrefixedRaw(io.RawIOBase):
                 return 0
             self._busy += 1
         try:
-            return self._readinto(b)
+            return super().readinto(b)
         finally:
             with self._cond:
                 self._busy -= 1
                 self._cond.notify_all()
-
-    def _readinto(self, b: bytearray | memoryview) -> int:
-        if len(self._prefix):
-            n = min(len(b), len(self._prefix))
-            b[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._rest.read(len(b))
-        if data is None:
-            return 0
-        b[: len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         try:

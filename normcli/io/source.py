@@ -49,7 +49,7 @@ class _CountingReader(io.RawIOBase):
         return data
 
 
-class _Prefixed(io.RawIOBase):
+class Prefixed(io.RawIOBase):
     """``prefix`` followed by the rest of ``rest``."""
 
     def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
@@ -66,6 +66,8 @@ class _Prefixed(io.RawIOBase):
             self._prefix = self._prefix[n:]
             return n
         data = self._rest.read(len(b))
+        if not data:
+            return 0
         b[: len(data)] = data
         return len(data)
 
@@ -180,7 +182,7 @@ class Source:
         if self._sniff:
             head = raw.read(4)
             codec = sniff_compression(head)
-            raw = cast(BinaryIO, _Prefixed(head, raw))
+            raw = cast(BinaryIO, Prefixed(head, raw))
         if codec is None:
             return cast(BinaryIO, io.BufferedReader(cast(Any, raw), buffer_size=1 << 20))
         try:
