@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -381,6 +382,9 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     choose_memory_pool()
+    # Overflow, 0/0 and the like are handled where they can happen (scaled norms, finite
+    # checks); numpy's RuntimeWarnings would only break "nothing on stderr on success".
+    warnings.simplefilter("ignore", RuntimeWarning)
     with _handled(debug) as code:
         with cli.make_context("normcli", args) as ctx:
             cli.invoke(ctx)

@@ -197,11 +197,34 @@ class Converter:
         return out
 
 
-def reassemble(batch: pa.RecordBatch, indices: Sequence[int], block: np.ndarray) -> pa.RecordBatch:
-    """``batch`` with its columns at ``indices`` replaced by the columns of ``block``."""
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def reassemble(
+    batch: pa.RecordBatch, indices: Sequence[int], block: np.ndarray, *, only_text: bool = False
+) -> pa.RecordBatch:
+    """``batch`` with its columns at ``indices`` replaced by the columns of ``block`` (float64).
+
+    With ``only_text``, only columns held as text are replaced (a CSV's numbers written to a
+    typed format), and typed columns (a Parquet file's integers) are kept as they are.
+    """
     arrays = list(batch.columns)
     fields = list(batch.schema)
     for j, i in enumerate(indices):
+        if only_text and not _is_text(fields[i].type):
+            continue
         arrays[i] = to_arrow(block[:, j])
         fields[i] = pa.field(fields[i].name, pa.float64())
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def float_schema(
+    schema: pa.Schema, indices: Sequence[int], *, only_text: bool = False
+) -> pa.Schema:
+    """The schema :func:`reassemble` gives."""
+    fields = list(schema)
+    for i in indices:
+        if not only_text or _is_text(fields[i].type):
+            fields[i] = pa.field(fields[i].name, pa.float64())
+    return pa.schema(fields)

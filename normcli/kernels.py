@@ -115,6 +115,8 @@ def row_norms(X: np.ndarray, ord: float) -> np.ndarray:
             with np.errstate(over="ignore"):
                 out[redo] = m * r
     out = out.astype(np.float64, copy=False)
+    if ord > 0:
+        out[np.isinf(A).any(axis=1)] = np.inf  # an infinite value makes the norm infinite
     out[n_present == 0] = np.nan
     return out
 
@@ -178,15 +180,19 @@ class ColumnNorms:
             return
         biggest = A.max(axis=0)
         m = np.where(biggest > 0, biggest, 1.0)
-        s = _power_sum(A / m[None, :], p, axis=0)
+        with np.errstate(invalid="ignore"):
+            s = _power_sum(A / m[None, :], p, axis=0)
+        s[np.isinf(m)] = 1.0  # a column holding inf has norm inf = scale * 1
         self._merge(m, s)
 
     def _merge(self, m: np.ndarray, s: np.ndarray) -> None:
         p = self.ord
         new = np.maximum(self.scale, m)
-        safe = np.where(new > 0, new, 1.0)
-        with np.errstate(under="ignore"):
-            self.total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
+        safe = np.where((new > 0) & np.isfinite(new), new, 1.0)
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+            total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
+        total[np.isinf(new)] = 1.0
+        self.total = total
         self.scale = new
 
     def merge(self, other: ColumnNorms) -> None:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from .columns import float_schema, reassemble
 from .errors import UsageError
 from .io.arrays import to_arrow
+from .io.formats import resolve_output_format
 from .io.reader import Chunk
 from .kernels import ColumnNorms, parse_ord, row_norms
 from .pipeline import Job, Output, OutputSpec
@@ -81,18 +83,31 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
 
     if not opts.only and opts.name in job.names:
         raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
+    # Text output keeps the input's text; typed output (Parquet, JSON) gets the numbers read.
+    typed = resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+    other_idx = other.indices if other is not None else []
     field = pa.field(opts.name, pa.float64())
-    schema = pa.schema([field]) if opts.only else job.reader.schema.append(field)
+    if opts.only:
+        schema = pa.schema([field])
+    elif typed:
+        schema = float_schema(job.reader.schema, sel.used + other_idx, only_text=True)
+        schema = schema.append(field)
+    else:
+        schema = job.reader.schema.append(field)
+
     def one(chunk: Chunk) -> pa.RecordBatch:
         X = conv.block(chunk)
-        if point is not None:
-            X = X - point[None, :]
-        elif other is not None:
-            X = X - other.block(chunk)
-        norms = to_arrow(row_norms(X, ord_))
+        Xo = other.block(chunk) if other is not None else None
+        diff = X - point[None, :] if point is not None else X - Xo if Xo is not None else X
+        norms = to_arrow(row_norms(diff, ord_))
         if opts.only:
             return pa.RecordBatch.from_arrays([norms], schema=schema)
-        return pa.RecordBatch.from_arrays([*chunk.batch.columns, norms], schema=schema)
+        base = chunk.batch
+        if typed:
+            base = reassemble(base, sel.used, X, only_text=True)
+            if Xo is not None:
+                base = reassemble(base, other_idx, Xo, only_text=True)
+        return pa.RecordBatch.from_arrays([*base.columns, norms], schema=schema)
 
     with Output(job, out, schema) as output:
         return output.write_all(job.chunks(), one)

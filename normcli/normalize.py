@@ -12,12 +12,12 @@ import numpy as np
 import pyarrow as pa
 
 from . import __version__
-from .columns import reassemble
+from .columns import float_schema, reassemble
 from .errors import DataError, UsageError
 from .io.reader import Chunk
 from .io.writer import Destination
 from .kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
-from .pipeline import Job, Output, OutputSpec, output_schema
+from .pipeline import Job, Output, OutputSpec
 from .scalers import ColumnStats, Scaler, load_params
 
 
@@ -84,7 +84,7 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     sel = job.select(columns, opts.exclude)
     names = sel.used_names
     conv = job.converter(sel.used)
-    schema = output_schema(job.reader.schema, sel.used)
+    schema = float_schema(job.reader.schema, sel.used)
     params_dest = (
         Destination(opts.save_params, "json", input_path=job.spec.path)
         if opts.save_params else None

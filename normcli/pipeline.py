@@ -241,23 +241,15 @@ class Output:
         return rows
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self._writer is not None
         if exc_type is None:
-            assert self._writer is not None
             try:
                 self._writer.close()
             except BaseException:
+                self._writer.abort()
                 self.dest.abort()
                 raise
             self.dest.commit()
         else:
+            self._writer.abort()
             self.dest.abort()
-
-
-def output_schema(schema: pa.Schema, float_columns: Sequence[int],
-                  extra: Sequence[pa.Field] = (), only: bool = False) -> pa.Schema:
-    if only:
-        return pa.schema(list(extra))
-    fields = list(schema)
-    for i in float_columns:
-        fields[i] = pa.field(fields[i].name, pa.float64())
-    return pa.schema(fields + list(extra))

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .columns import float_schema, reassemble
 from .errors import DataError, UsageError
 from .io.arrays import to_arrow
+from .io.formats import resolve_output_format
 from .io.reader import Chunk
 from .pipeline import Job, Output, OutputSpec
 
@@ -58,13 +60,18 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
             raise DataError(f"the model's feature {f!r} does not hold numbers",
                             source=job.display)
     conv = job.converter(indices)
-    field = pa.field(name, pa.float64())
-    schema = job.reader.schema.append(field)
+    # Text output keeps the input's text; typed output (Parquet, JSON) gets the numbers read.
+    typed = resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+    schema = float_schema(job.reader.schema, indices, only_text=True) if typed else (
+        job.reader.schema)
+    schema = schema.append(pa.field(name, pa.float64()))
+
     def one(chunk: Chunk) -> pa.RecordBatch:
         X = conv.block(chunk)
         pred = X @ model.coef + model.intercept if X.shape[1] else np.full(
             chunk.num_rows, model.intercept)
-        return pa.RecordBatch.from_arrays([*chunk.batch.columns, to_arrow(pred)], schema=schema)
+        base = reassemble(chunk.batch, indices, X, only_text=True) if typed else chunk.batch
+        return pa.RecordBatch.from_arrays([*base.columns, to_arrow(pred)], schema=schema)
 
     with Output(job, out, schema) as output:
         return output.write_all(job.chunks(), one)

@@ -150,6 +150,9 @@ class TableWriter:
     def put(self, encoded: Any) -> None:
         raise NotImplementedError
 
+    def abort(self) -> None:
+        """Give up: release what the writer holds (its output is about to be removed)."""
+
     def write(self, batch: pa.RecordBatch) -> None:
         self.put(self.encode(batch))
 
@@ -249,6 +252,14 @@ class ParquetWriter(TableWriter):
 
     def close(self) -> None:
         self._writer.close()
+
+    def abort(self) -> None:
+        # Closed now, while its file is still open; left to the garbage collector, pyarrow's
+        # ParquetWriter.__del__ would write to a closed file and print a traceback.
+        try:
+            self._writer.close()
+        except (OSError, ValueError, pa.ArrowException):
+            pass
 
 
 def _json_value(v: Any) -> Any:
