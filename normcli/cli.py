@@ -151,16 +151,18 @@ Examples:
 
 
 @cli.command(epilog=NORMALIZE_EPILOG, context_settings=CONTEXT)
-@click.option("--norm", "norm", default="l2", show_default=True, metavar="l1|l2|max|P",
-              help="Divide each row (or column) by this norm; inf = max; P >= 1 a p-norm.")
+@click.option("--norm", "norm", metavar="l1|l2|max|P",
+              help="Divide each row (or column) by this norm; inf = max; P >= 1 a p-norm. "
+                   "[default: l2]")
 @click.option("--axis", type=click.Choice(["rows", "columns"]), default="rows",
               show_default=True, help="Normalize each row, or each column over all rows.")
 @click.option("--scale", type=click.Choice(["minmax", "zscore", "maxabs"]),
               help="Per-column scaler instead of --norm (as scikit-learn's MinMaxScaler, "
                    "StandardScaler, MaxAbsScaler).")
-@click.option("--range", "feature_range", default="0,1", show_default=True, metavar="MIN,MAX",
-              help="Target range of --scale minmax.")
-@click.option("--clip", is_flag=True, help="Clip --scale minmax output to --range.")
+@click.option("--range", "feature_range", metavar="MIN,MAX",
+              help="Target range of --scale minmax. [default: 0,1, or the range of --params]")
+@click.option("--clip/--no-clip", default=None,
+              help="Clip --scale minmax output to --range. [default: no, or as in --params]")
 @click.option("--save-params", metavar="FILE.json", help="Write the statistics used as JSON.")
 @click.option("--params", metavar="FILE.json",
               help="Apply saved statistics instead of computing them (one pass).")
@@ -173,7 +175,9 @@ def normalize(**kw: Any) -> None:
     session = _session(kw)
     opts = normalize_mod.NormalizeOptions(
         norm=kw["norm"], axis=kw["axis"], scale=kw["scale"],
-        feature_range=normalize_mod.parse_range(kw["feature_range"]), clip=kw["clip"],
+        feature_range=(normalize_mod.parse_range(kw["feature_range"])
+                       if kw["feature_range"] is not None else None),
+        clip=kw["clip"],
         columns=parse_list(kw["columns"]), exclude=parse_list(kw["exclude"]),
         save_params=kw["save_params"], params=kw["params"],
     )
@@ -300,6 +304,9 @@ Examples:
 def predict(**kw: Any) -> None:
     """Append the predictions of a fitted model as a last column."""
     session = _session(kw)
+    if kw["columns"] is not None or kw["exclude"] is not None:
+        raise click.UsageError("predict takes its features from the model; drop --columns and "
+                               "--exclude")
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
     session.finish(f"predicted {rows:,} rows")
@@ -325,6 +332,9 @@ def _handled(debug: bool) -> Iterator[list[int]]:
         yield code
     except click.exceptions.Exit as exc:
         code[0] = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError:
+        _error("no command given (normalize, norm, fit or predict); see 'normcli --help'")
+        code[0] = EXIT_USAGE
     except click.ClickException as exc:
         hint = ""
         ctx = getattr(exc, "ctx", None)

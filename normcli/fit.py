@@ -22,9 +22,10 @@ import pyarrow.compute as pc
 from . import __version__
 from .columns import Selection, index_of
 from .errors import DataError, UsageError
+from .io.arrays import strings, to_arrow
 from .io.formats import resolve_output_format
 from .io.reader import Chunk
-from .io.writer import Destination, format_header
+from .io.writer import Destination, make_writer
 from .pipeline import Job, OutputSpec, ordered_map, output_delimiter
 from .regression import GramStats, cross_validate, fit, fit_path, fold_ids
 from .regression.cv import CVResult
@@ -188,6 +189,8 @@ def _check_options(opts: FitOptions) -> None:
         raise UsageError("--cv needs at least 2 folds")
     if opts.fold_column is not None and opts.cv is None:
         raise UsageError("--fold-column needs --cv")
+    if opts.alphas is not None and opts.cv is None:
+        raise UsageError("--alphas needs --cv (use --alpha for one fit)")
     if opts.cv is not None and opts.penalty == "none":
         raise UsageError("--cv chooses alpha; it needs --penalty l1, l2 or elasticnet")
     if not (0.0 <= opts.l1_ratio <= 1.0):
@@ -223,6 +226,7 @@ def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, 
                 raise UsageError(f"column {name!r} is the target, weights or fold column; "
                                  "leave it out of --columns")
     sel = job.select(opts.columns, opts.exclude, reserved=reserved, require=False)
+    sel = Selection(sel.names, sorted(sel.used))  # the report lists features in input order
     if len(sel.used) > MAX_FEATURES:
         raise UsageError(f"fit supports at most {MAX_FEATURES} features, the input has "
                          f"{len(sel.used)}; choose fewer with --columns or --exclude")
@@ -261,6 +265,11 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     total = acc.total()
     if total.sum_w <= 0:
         raise DataError("the weights add up to 0", source=job.display)
+    finite = np.isfinite(np.diag(total.cross)) & np.isfinite(total.mean)
+    if not finite.all():
+        name = [*sel.used_names, opts.target][int(np.flatnonzero(~finite)[0])]
+        raise DataError("values too large: their squares overflow float64; rescale the column",
+                        source=job.display, column=name)
     result, cv_result, path = _solve(acc, total, opts, want_path=plot_dest is not None)
     report = FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
                        cv_result, path)
@@ -269,7 +278,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
         if fmt == "json":
             fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
         else:
-            write_coefficients(fh, report, output_delimiter(job, out, fmt))
+            write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
         if plot_dest is not None:
             from .plot import plot_report
 
@@ -368,8 +377,12 @@ def _solve(
     try:
         if opts.cv is not None:
             folds = acc.folds()
-            if len(folds) < 2:
-                raise UsageError("cross-validation needs at least 2 folds with rows")
+            if opts.fold_column is not None and len(folds) != opts.cv:
+                raise UsageError(f"--cv {opts.cv} but the fold column {opts.fold_column!r} "
+                                 f"holds {len(folds)} fold ids")
+            if len(folds) < opts.cv:
+                raise DataError(f"--cv {opts.cv} needs at least {opts.cv} rows "
+                                f"(there are {total.n_rows})")
             alphas = (np.asarray(opts.alphas, dtype=np.float64) if opts.alphas is not None
                       else alpha_grid(total, **grid))
             cv_result = cross_validate(total, folds, alphas, select=opts.select, **common)
@@ -384,9 +397,16 @@ def _solve(
     return result, cv_result, path
 
 
-def write_coefficients(fh: Any, report: FitReport, delimiter: str) -> None:
-    lines = [format_header(["term", "coefficient"], delimiter)]
-    lines.append(format_header(["(intercept)", repr(float(report.result.intercept))], delimiter))
-    for name, c in zip(report.features, report.result.coef, strict=True):
-        lines.append(format_header([name, repr(float(c))], delimiter))
-    fh.write(b"".join(lines))
+def write_coefficients(fh: Any, report: FitReport, fmt: str, delimiter: str) -> None:
+    """The ``term,coefficient`` table: ``(intercept)`` first, then the features in input order."""
+    schema = pa.schema([pa.field("term", pa.string()), pa.field("coefficient", pa.float64())])
+    terms = ["(intercept)", *report.features]
+    values = np.concatenate([[report.result.intercept], report.result.coef])
+    batch = pa.RecordBatch.from_arrays([strings(terms), to_arrow(values)], schema=schema)
+    writer = make_writer(fmt, fh, schema, delimiter=delimiter, header=True)
+    try:
+        writer.write(batch)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise

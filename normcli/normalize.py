@@ -23,11 +23,11 @@ from .scalers import ColumnStats, Scaler, load_params
 
 @dataclass(frozen=True)
 class NormalizeOptions:
-    norm: str = "l2"
+    norm: str | None = None  # default l2
     axis: str = "rows"
     scale: str | None = None
-    feature_range: tuple[float, float] = (0.0, 1.0)
-    clip: bool = False
+    feature_range: tuple[float, float] | None = None  # default (0, 1), or the saved range
+    clip: bool | None = None  # default False, or as saved
     columns: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
     save_params: str | None = None
@@ -64,7 +64,10 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     """Normalize ``job``'s input into ``out``; returns the number of rows written."""
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
-    ord_ = parse_ord(opts.norm, allow_special=False, minimum=1.0)
+    if opts.scale is not None and opts.norm is not None:
+        raise UsageError("give --norm or --scale, not both")
+    norm_text = opts.norm or "l2"
+    ord_ = parse_ord(norm_text, allow_special=False, minimum=1.0)
     saved: dict[str, Any] | None = None
     if opts.params is not None:
         saved = load_params(opts.params)
@@ -100,14 +103,17 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
                 raise DataError(f"the parameters are for {saved.get('kind')!r}, not "
                                 f"{opts.scale!r}", source=opts.params)
             scaler = Scaler.from_json(saved, names, opts.params or "")
-            scaler.feature_range = opts.feature_range
-            scaler.clip = opts.clip
+            if opts.feature_range is not None:
+                scaler.feature_range = opts.feature_range
+            if opts.clip is not None:
+                scaler.clip = opts.clip
             chunks = job.chunks()
         else:
             stats = ColumnStats.empty(len(names))
             for chunk in job.chunks():
                 stats.update(conv.block(chunk))
-            scaler = Scaler(opts.scale, names, stats, opts.feature_range, opts.clip)
+            scaler = Scaler(opts.scale, names, stats, opts.feature_range or (0.0, 1.0),
+                            bool(opts.clip))
             chunks = job.again()
         transform = scaler.transform
         params_json = scaler.to_json()
@@ -122,11 +128,11 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
             except KeyError as exc:
                 raise DataError(f"no statistics for column {exc.args[0]!r}",
                                 source=opts.params) from exc
-            p_saved = parse_ord(str(saved.get("norm", opts.norm)), allow_special=False,
+            p_saved = parse_ord(str(saved.get("norm", norm_text)), allow_special=False,
                                 minimum=1.0)
             if p_saved != ord_:
                 raise DataError(f"the parameters are for norm {saved.get('norm')}, not "
-                                f"{opts.norm}", source=opts.params)
+                                f"{norm_text}", source=opts.params)
             params_json = saved
 
             def transform(X: np.ndarray) -> np.ndarray:
@@ -137,7 +143,7 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
             acc = ColumnNorms(len(names), ord_)
             for chunk in job.chunks():
                 acc.update(conv.block(chunk))
-            params_json = _norm_params(names, acc, opts.norm)
+            params_json = _norm_params(names, acc, norm_text)
             transform = acc.divide
             chunks = job.again()
     else:

@@ -1,7 +1,7 @@
 """Contract checks: /work/shared/CLI.md and the rules in README.md, checked end to end.
 
 Every expected value here is worked out by hand or by numpy / scikit-learn, never taken from an
-earlier normcli run. Known deviations are marked ``xfail(strict=True)`` with the reason.
+earlier normcli run.
 """
 
 from __future__ import annotations
@@ -191,8 +191,6 @@ def test_params_roundtrip_and_mismatch(tmp_path: Path) -> None:
                          input=b"id,a\nu,2\n")
 
 
-@pytest.mark.xfail(strict=True, reason="--params ignores the range stored in the saved file "
-                   "(the default --range 0,1 silently overrides a saved -1,1)")
 def test_params_keeps_saved_range(tmp_path: Path) -> None:
     from sklearn.preprocessing import MinMaxScaler
     src = w(tmp_path, "tr.csv", "a\n1\n5\n")
@@ -311,24 +309,18 @@ def test_fit_errors() -> None:
     np.testing.assert_allclose(_coef(out)[1], [icpt, slope], rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="fit orders features as given in --columns, not in input "
-                   "order")
 def test_fit_features_in_input_order() -> None:
     terms, _ = _coef(ok(["fit", "-y", "y", "--columns", "x2,x1", "--penalty", "none", "-"],
                         input=FIT))
     assert terms == ["(intercept)", "x1", "x2"]
 
 
-@pytest.mark.xfail(strict=True, reason="fit's CSV writes 2.0 and 0.0, not the shortest text "
-                   "2 and 0 that normalize/norm write")
 def test_fit_csv_shortest_number_text() -> None:
     out = ok(["fit", "-y", "y", "--penalty", "none", "--no-intercept", "-"],
              input=b"x,y\n1,2\n2,4\n3,6\n")
     assert out == b"term,coefficient\n(intercept),0\nx,2\n"
 
 
-@pytest.mark.xfail(strict=True, reason="fit to a .parquet path (or --output-format parquet) "
-                   "writes CSV text into the file and exits 0")
 def test_fit_parquet_output_is_parquet_or_refused(tmp_path: Path) -> None:
     dst = tmp_path / "coef.parquet"
     code, _, _ = run_main(["fit", "-y", "y", "--penalty", "none", "-", str(dst)],
@@ -350,9 +342,6 @@ def test_predict(tmp_path: Path) -> None:
     assert "'b'" in err1(["predict", "--model", str(model), "-"], 1, input=b"a\n1\n")
 
 
-@pytest.mark.xfail(strict=True, reason="fit --penalty none with a value whose square overflows "
-                   "(1e160): numpy RuntimeWarning lines on stderr and exit 2 (usage) for a data "
-                   "problem; LinearRegression fits it")
 def test_fit_large_values_one_line_error_or_sklearn_answer() -> None:
     from sklearn.linear_model import LinearRegression
     p = run(["fit", "-y", "y", "--penalty", "none", "-"], input=b"x,y\n1,2\n1e160,3\n2,5\n")
