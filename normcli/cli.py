@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, options
 from . import fit as fit_mod
 from . import norm as norm_mod
 from . import normalize as normalize_mod
@@ -151,21 +151,7 @@ Examples:
 
 
 @cli.command(epilog=NORMALIZE_EPILOG, context_settings=CONTEXT)
-@click.option("--norm", "norm", metavar="l1|l2|max|P",
-              help="Divide each row (or column) by this norm; inf = max; P >= 1 a p-norm. "
-                   "[default: l2]")
-@click.option("--axis", type=click.Choice(["rows", "columns"]), default="rows",
-              show_default=True, help="Normalize each row, or each column over all rows.")
-@click.option("--scale", type=click.Choice(["minmax", "zscore", "maxabs"]),
-              help="Per-column scaler instead of --norm (as scikit-learn's MinMaxScaler, "
-                   "StandardScaler, MaxAbsScaler).")
-@click.option("--range", "feature_range", metavar="MIN,MAX",
-              help="Target range of --scale minmax. [default: 0,1, or the range of --params]")
-@click.option("--clip/--no-clip", default=None,
-              help="Clip --scale minmax output to --range. [default: no, or as in --params]")
-@click.option("--save-params", metavar="FILE.json", help="Write the statistics used as JSON.")
-@click.option("--params", metavar="FILE.json",
-              help="Apply saved statistics instead of computing them (one pass).")
+@options.normalize_options
 @common_options
 def normalize(**kw: Any) -> None:
     """Divide rows or columns by their norm, or scale columns.
@@ -197,15 +183,7 @@ Examples:
 
 
 @cli.command(epilog=NORM_EPILOG, context_settings=CONTEXT)
-@click.option("--ord", "ord_", default="2", show_default=True, metavar="1|2|inf|-inf|0|P",
-              help="Norm order as numpy.linalg.norm (aliases l1, l2, max).")
-@click.option("--axis", type=click.Choice(["rows", "columns"]), default="rows",
-              show_default=True, help="A norm per row (appended), or per column (a table).")
-@click.option("--name", default="norm", show_default=True, help="Name of the new column.")
-@click.option("--only", is_flag=True, help="Write the norm column alone.")
-@click.option("--to", metavar="V1,V2,...", help="Distance of each row to this point.")
-@click.option("--to-columns", metavar="B1,B2,...",
-              help="Distance between the point in --columns and the point in these columns.")
+@options.norm_options
 @common_options
 def norm(**kw: Any) -> None:
     """The norm of each row (or column), or each row's distance to a point."""
@@ -231,39 +209,7 @@ Examples:
 
 
 @cli.command(epilog=FIT_EPILOG, context_settings=CONTEXT)
-@click.option("-y", "--target", required=True, metavar="COL", help="The column to predict.")
-@click.option("--penalty", default="l2", show_default=True,
-              type=click.Choice(sorted(fit_mod.PENALTY_ALIASES), case_sensitive=False),
-              metavar="none|l1|l2|elasticnet",
-              help="none (ols), l1 (lasso), l2 (ridge) or elasticnet (enet).")
-@click.option("--alpha", type=float, default=1.0, show_default=True,
-              help="Penalty strength, as scikit-learn's alpha.")
-@click.option("--l1-ratio", type=float, default=0.5, show_default=True,
-              help="Share of the L1 penalty for elasticnet.")
-@click.option("--weights", metavar="COL", help="Sample weights (scikit-learn's sample_weight).")
-@click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
-@click.option("--standardize", is_flag=True,
-              help="Penalize standardized features; report coefficients on the original scale.")
-@click.option("--tol", type=float, default=1e-4, show_default=True,
-              help="Duality-gap tolerance (scikit-learn's tol).")
-@click.option("--max-iter", type=int, default=1000, show_default=True,
-              help="Coordinate-descent sweeps at most.")
-@click.option("--cv", type=click.IntRange(min=2), metavar="K",
-              help="Choose alpha by K-fold cross-validation.")
-@click.option("--alphas", metavar="a,b,...", help="Alphas to try with --cv.")
-@click.option("--n-alphas", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Size of the alpha grid with --cv.")
-@click.option("--eps", type=float, default=1e-3, show_default=True,
-              help="Smallest alpha of the grid as a share of the largest useful alpha.")
-@click.option("--fold-column", metavar="COL", help="Fold ids for --cv come from this column.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the reproducible fold assignment.")
-@click.option("--select", type=click.Choice(["min", "1se"]), default="min", show_default=True,
-              help="Pick the alpha of least mean MSE, or the largest within one standard error.")
-@click.option("--drop-missing", is_flag=True,
-              help="Leave out rows with a missing target, feature or weight (and report how many).")
-@click.option("--plot", metavar="FILE.png",
-              help="Draw the coefficient path and the CV curve (needs normcli[plot]).")
+@options.fit_options
 @common_options
 def fit(**kw: Any) -> None:
     """Fit a linear regression (OLS, ridge, lasso or elastic net) in one pass.
@@ -297,9 +243,7 @@ Examples:
 
 
 @cli.command(epilog=PREDICT_EPILOG, context_settings=CONTEXT)
-@click.option("--model", "model", required=True, metavar="MODEL.json",
-              help="A model written by 'normcli fit ... model.json'.")
-@click.option("--name", default="prediction", show_default=True, help="Name of the new column.")
+@options.predict_options
 @common_options
 def predict(**kw: Any) -> None:
     """Append the predictions of a fitted model as a last column."""
