@@ -43,7 +43,11 @@ class Progress:
     """Progress on standard error: a bar by input bytes when the size is known (files), else a
     running row count (standard input, compressed files). A second pass starts a new bar."""
 
+    #: The one shown now, if any: an error line must first end its line.
+    active: Progress | None = None
+
     def __init__(self, size: int | None) -> None:
+        Progress.active = self
         self.size = size
         self._bar: Any = None
         self._done = 0
@@ -74,6 +78,7 @@ class Progress:
         if self._counted:
             sys.stderr.write("\n")
             self._counted = False
+        Progress.active = None
 
 
 @dataclass
@@ -232,6 +237,9 @@ def fit(**kw: Any) -> None:
         report = fit_mod.run(job, _output_spec(kw), opts)
     if report.dropped and not session.quiet:
         click.echo(f"normcli: dropped {report.dropped:,} rows with missing values", err=True)
+    warning = report.warning()
+    if warning and not session.quiet:
+        click.echo(f"normcli: warning: {warning}", err=True)
     session.finish(f"fitted {report.n_rows:,} rows")
 
 
@@ -262,6 +270,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _error(message: str) -> None:
+    if Progress.active is not None:
+        Progress.active.close()
     try:
         sys.stderr.write(f"normcli: error: {message}\n")
         sys.stderr.flush()

@@ -148,10 +148,11 @@ def _first_bad(arr: pa.Array) -> int:
 
 def text_to_float(arr: pa.Array) -> pa.Array | int:
     """Parse a text column to float64 (missing text -> null), or the index of the first bad cell."""
-    if arr.null_count == 0:
-        fast = _parse_or_none(arr) if arr.type == pa.string() else None
-        if fast is not None:
-            return fast
+    if arr.null_count == 0 and arr.type == pa.string():
+        try:  # the common case: every cell a plain number
+            return pc.cast(arr, pa.float64())
+        except pa.ArrowInvalid:
+            pass  # missing cells, spaces or a bad cell: the careful route
     missing = pc.is_in(arr, value_set=_MISSING)
     cleaned = pc.if_else(missing, pa.nulls(1, arr.type)[0], arr)
     out = _parse_or_none(cleaned)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ import pyarrow.compute as pc
 from . import __version__
 from .columns import Selection, index_of
 from .errors import DataError, UsageError
-from .io.arrays import strings, to_arrow
+from .io.arrays import codes, strings, to_arrow
 from .io.formats import resolve_output_format
 from .io.reader import Chunk
 from .io.writer import Destination, make_writer
@@ -66,6 +65,8 @@ class FitOptions:
 
 @dataclass
 class FitReport:
+    """What ``fit`` found; :meth:`warning` is the message for a solver that did not converge."""
+
     options: FitOptions
     features: list[str]
     result: FitResult
@@ -74,6 +75,13 @@ class FitReport:
     sum_w: float
     cv: CVResult | None = None
     path: list[FitResult] = field(default_factory=list)
+
+    def warning(self) -> str | None:
+        r = self.result
+        if r.converged:
+            return None
+        return (f"the solver did not converge in {self.options.max_iter} iterations "
+                f"(duality gap {r.duality_gap:.3g}); raise --max-iter or --tol")
 
     def to_json(self) -> dict[str, Any]:
         r = self.result
@@ -240,11 +248,21 @@ def _first_where(bad: np.ndarray, names: Sequence[str]) -> tuple[int, str]:
     return row, names[col]
 
 
-def _fold_keys(chunk: Chunk, index: int) -> np.ndarray:
+FoldKeys = tuple[np.ndarray, list[str]]
+
+
+def _fold_keys(chunk: Chunk, index: int) -> FoldKeys:
+    """Each row's fold id as a code into a list of id texts (code -1: no id)."""
     arr = chunk.batch.column(index)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string())
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    encoded = pc.dictionary_encode(arr)
+    values: list[str] = encoded.dictionary.to_pylist()
+    row_codes = codes(encoded.indices)
+    for code, text in enumerate(values):
+        if text == "":
+            row_codes[row_codes == code] = -1
+    return row_codes, values
 
 
 def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
@@ -279,16 +297,11 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
             fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
         else:
             write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
-        if plot_dest is not None:
-            from .plot import plot_report
+    if plot_dest is not None:  # after the model: a side file never lands without it
+        from .plot import plot_report
 
-            with plot_dest as pfh:
-                plot_report(report, pfh)
-    if not result.converged:
-        sys.stderr.write(
-            f"normcli: warning: the solver did not converge in {opts.max_iter} iterations "
-            f"(duality gap {result.duality_gap:.3g}); raise --max-iter or --tol\n"
-        )
+        with plot_dest as pfh:
+            plot_report(report, pfh)
     return report
 
 
@@ -304,7 +317,7 @@ def _accumulate(
     acc = _Accumulator(p, opts)
     n_rows = dropped = 0
 
-    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, np.ndarray | None]:
+    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, FoldKeys | None]:
         keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
         return chunk, conv.block(chunk), keys
 
@@ -321,8 +334,7 @@ def _accumulate(
         missing = np.isnan(block)
         bad = missing.any(axis=1)
         if keys is not None:
-            no_key = np.array([v is None or v == "" for v in keys], dtype=bool)
-            bad |= no_key
+            bad |= keys[0] < 0
         if bad.any():
             if not opts.drop_missing:
                 if missing.any():
@@ -341,10 +353,10 @@ def _accumulate(
             raise fail(chunk, row, opts.weights or "", "negative weight")
         n_rows += int(keep.sum())
         if keys is not None:
-            kk = keys[keep]
-            for key in dict.fromkeys(kk.tolist()):
-                m = kk == key
-                acc.add(key, X[m], y[m], None if w is None else w[m])
+            codes, texts = keys[0][keep], keys[1]
+            for code in np.unique(codes):
+                m = codes == code
+                acc.add(texts[code], X[m], y[m], None if w is None else w[m])
         elif opts.cv is not None:
             ids = fold_ids(chunk.row_start, chunk.num_rows, opts.cv, opts.seed)[keep]
             for f in range(opts.cv):
@@ -393,7 +405,8 @@ def _solve(
             path = fit_path(total, alpha_grid(total, **grid), **common)
         result = fit(total, alpha=alpha, **common)
     except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+        # Parameters were checked before reading; what the solvers refuse now is the data.
+        raise DataError(str(exc)) from exc
     return result, cv_result, path
 
 

@@ -105,11 +105,15 @@ def row_norms(X: np.ndarray, ord: float) -> np.ndarray:
         out = B.min(axis=1) if X.shape[1] else np.zeros(X.shape[0])
     elif ord == 0:
         out = ((A != 0) & present).sum(axis=1).astype(np.float64)
+    elif _always_scaled(ord):
+        m, r = scaled_parts(A, ord, axis=1)
+        with np.errstate(over="ignore"):
+            out = m * r
     else:
         with np.errstate(over="ignore", under="ignore"):
             s = _power_sum(A, ord, axis=1)
             out = _root(s, ord)
-            redo = ~((s > _TINY) & np.isfinite(s)) | _always_scaled(ord)
+            redo = ~((s > _TINY) & np.isfinite(s))
         if redo.any():
             m, r = scaled_parts(A[redo], ord, axis=1)
             with np.errstate(over="ignore"):

@@ -88,6 +88,7 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     names = sel.used_names
     conv = job.converter(sel.used)
     schema = float_schema(job.reader.schema, sel.used)
+    output = Output(job, out, schema)  # checks the destination before any pass
     params_dest = (
         Destination(opts.save_params, "json", input_path=job.spec.path)
         if opts.save_params else None
@@ -158,9 +159,9 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     def one(chunk: Chunk) -> pa.RecordBatch:
         return reassemble(chunk.batch, sel.used, transform(conv.block(chunk)))
 
-    with Output(job, out, schema) as output:
+    with output:
         rows = output.write_all(chunks, one)
-        if params_dest is not None:
-            with params_dest as fh:
-                fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())
+    if params_dest is not None:  # after the output: a side file never lands without it
+        with params_dest as fh:
+            fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())
     return rows

@@ -224,3 +224,65 @@ def test_ragged_row_past_the_first_chunk(tmp_path: Path) -> None:
     assert error_line(err) == (
         f"normcli: error: {src}, line {1 + 2 * 2499 + 1}: expected 3 fields, found 2"
     )
+
+
+def test_dictionary_text_from_parquet_is_quoted_in_csv(tmp_path: Path) -> None:
+    import csv as pycsv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = ["a,b", "x", 'q"q']
+    src = tmp_path / "cat.parquet"
+    pq.write_table(pa.table({"c": pa.array(values).dictionary_encode(),
+                             "v": [3.0, 4.0, 0.0]}), src)
+    code, out, err = run_main(["normalize", str(src)])
+    assert (code, err) == (0, "")
+    rows = list(pycsv.reader(io.StringIO(out.decode())))
+    assert [r[0] for r in rows[1:]] == values
+
+
+def test_progress_line_ends_before_the_error(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_text("a,b\n1,2\n3,4\n5,6\n7,x\n")
+    code, _, err = run_main(["norm", "--progress", "--chunk-rows", "2", "-"],
+                            input=src.read_bytes())
+    assert code == 1
+    assert err.splitlines()[-1] == "normcli: error: <stdin>, line 5, column 'b': not a number: 'x'"
+
+
+def test_destination_checked_before_the_statistics_pass(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_text("a,b\n1,2\n3,4\n5,6\n7,x\n")
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--chunk-rows", "2", str(src),
+                             str(tmp_path / "missing" / "o.csv")])
+    assert code == 2
+    assert "no such folder" in error_line(err)
+
+
+def test_fit_empty_weighted_fold_is_a_data_error(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_text("a,y,w,f\n1,2,0,0\n2,3,0,0\n3,5,1,1\n4,4,1,1\n5,7,1,2\n6,8,1,2\n")
+    code, _, err = run_main(["fit", "-y", "y", "--weights", "w", "--penalty", "l1", "--cv", "3",
+                             "--fold-column", "f", str(src)])
+    assert code == 1
+    assert "fold" in error_line(err)
+
+
+def test_fit_warning_silenced_by_quiet(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    X[:, 1] = X[:, 0] + 0.01 * rng.normal(size=200)
+    y = X @ rng.normal(size=5) + rng.normal(size=200)
+    src = tmp_path / "d.csv"
+    src.write_text("a,b,c,d,e,y\n" + "\n".join(
+        ",".join(repr(float(v)) for v in row) for row in np.column_stack([X, y])) + "\n")
+    args = ["fit", "-y", "y", "--penalty", "l1", "--alpha", "1e-4", "--max-iter", "1",
+            "--tol", "1e-15", str(src)]
+    code, _, err = run_main(args)
+    assert code == 0 and "did not converge" in err
+    code, _, err = run_main([*args, "-q"])
+    assert code == 0 and err == ""

@@ -49,3 +49,15 @@ def to_arrow(values: np.ndarray) -> pa.Array:
 
 def string_scalar(value: str) -> pa.Scalar:
     return strings([value])[0]
+
+
+def codes(arr: pa.Array) -> np.ndarray:
+    """The int32 indices of a dictionary array as int64 numpy, nulls as -1 (no pandas)."""
+    n = len(arr)
+    validity, data = arr.buffers()[:2]
+    values = np.frombuffer(data, dtype=np.int32, count=arr.offset + n)[arr.offset:]
+    out = values.astype(np.int64)
+    if arr.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        out[~bits[arr.offset: arr.offset + n].astype(bool)] = -1
+    return out

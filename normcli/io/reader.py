@@ -122,6 +122,14 @@ class CsvReader(TableReader):
         self.use_threads = use_threads
         self._stream = source.open_bytes()
         try:
+            self._set_up()
+        except BaseException:
+            self._stream.close()
+            raise
+
+    def _set_up(self) -> None:
+        source = self.source
+        try:
             prefix = self._read_prefix()
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cannot read: {_arrow_message(exc)}", source=source.display) from exc
@@ -290,6 +298,7 @@ class CsvReader(TableReader):
         # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
         if self._raw_body is not None:
             self._raw_body.stop()
+            self._raw_body.close()  # closes the stream under it (a file, or the stdin spool)
         else:
             self._body.close()
 
@@ -411,6 +420,7 @@ class ParquetReader(TableReader):
         self.schema = self._file.schema_arrow
         self.names = list(self.schema.names)
         self.num_rows = self._file.metadata.num_rows
+        self._rows_done = 0
 
     def __iter__(self) -> Iterator[Chunk]:
         row = 0
@@ -432,9 +442,13 @@ class ParquetReader(TableReader):
         size = self.source.size
         if size is None or not self.num_rows:
             return None
-        return int(size * getattr(self, "_rows_done", 0) / self.num_rows)
+        return int(size * self._rows_done / self.num_rows)
+
+    def close(self) -> None:
+        self._file.close()
 
     def rewind(self) -> ParquetReader:
+        self.close()
         return ParquetReader(self.source, chunk_rows=self.chunk_rows)
 
 

@@ -195,6 +195,12 @@ class CsvWriter(TableWriter):
         """The CSV text of ``batch`` (no header)."""
         if batch.num_rows == 0:
             return b""
+        if any(pa.types.is_dictionary(col.type) for col in batch.columns):
+            batch = pa.RecordBatch.from_arrays(
+                [col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+                 for col in batch.columns],
+                names=batch.schema.names,
+            )
         if any(_is_text(col.type) and self._needs_quotes(col) for col in batch.columns):
             return self._format_quoted(batch)
         sink = pa.BufferOutputStream()
