@@ -295,7 +295,7 @@ def _handled(debug: bool) -> Iterator[list[int]]:
         if ctx is not None and isinstance(exc, click.UsageError):
             hint = f" (see '{ctx.command_path} --help')"
         _error(exc.format_message().replace("\n", " ") + hint)
-        code[0] = EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+        code[0] = exc.exit_code
     except click.Abort:
         _error("interrupted")
         code[0] = EXIT_INTERRUPTED

@@ -7,7 +7,6 @@ turns it into one line ``normcli: error: ...`` on standard error and exits with
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

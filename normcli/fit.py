@@ -157,7 +157,6 @@ class _Accumulator:
 
     def __init__(self, p: int, opts: FitOptions) -> None:
         self.p = p
-        self.opts = opts
         self.by_fold: dict[Any, GramStats] = {}
 
     def add(self, key: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> None:

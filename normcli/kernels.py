@@ -159,8 +159,6 @@ class ColumnNorms:
         self.count = np.zeros(k, dtype=np.int64)
         if ord == -math.inf:
             self.scale[:] = np.inf
-        elif ord == math.inf:
-            self.scale[:] = 0.0
 
     def update(self, X: np.ndarray) -> None:
         A, present = _abs0(X)

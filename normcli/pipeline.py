@@ -53,7 +53,7 @@ def ordered_map(
 
     numpy and Arrow release the GIL for the heavy work (parsing numbers, kernels, formatting CSV),
     so chunks overlap across cores while the caller writes them out in order. At most
-    ``2 * workers`` chunks are in flight, so memory stays bounded. An exception in ``fn`` is
+    ``workers + 1`` chunks are in flight, so memory stays bounded. An exception in ``fn`` is
     raised when its result's turn comes; pending work is cancelled when the caller stops early.
     """
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
@@ -143,11 +143,11 @@ class Job:
     def converter(self, indices: Sequence[int]) -> Converter:
         return Converter(self.reader, indices)
 
-    def _tick(self, chunks: Iterator[Chunk], offset_rows: int = 0) -> Iterator[Chunk]:
+    def _tick(self, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         for chunk in chunks:
             yield chunk
             if self.progress is not None:
-                self.progress(offset_rows + chunk.row_start + chunk.num_rows,
+                self.progress(chunk.row_start + chunk.num_rows,
                               self.reader.position())
 
     def chunks(self) -> Iterator[Chunk]:

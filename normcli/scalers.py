@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import __version__
 from .errors import DataError
-
-SCALES = ("minmax", "zscore", "maxabs")
 
 
 def _pow2_at_least(x: np.ndarray) -> np.ndarray:
@@ -146,7 +144,6 @@ class Scaler:
     stats: ColumnStats
     feature_range: tuple[float, float] = (0.0, 1.0)
     clip: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         st = self.stats
@@ -204,7 +201,6 @@ class Scaler:
         if self.kind == "minmax":
             out["range"] = list(self.feature_range)
             out["clip"] = self.clip
-        out.update(self.extra)
         return out
 
     @classmethod

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 
-INPUT_FORMATS = ("csv", "tsv", "parquet")
-OUTPUT_FORMATS = ("csv", "tsv", "parquet", "json")
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
 _EXT_FORMATS = {
     ".csv": "csv",

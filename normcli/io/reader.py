@@ -114,12 +114,10 @@ class CsvReader(TableReader):
         dialect: CsvDialect,
         *,
         chunk_rows: int | None = None,
-        use_threads: bool = True,
     ) -> None:
         self.source = source
         self.dialect = dialect
         self.chunk_rows = chunk_rows
-        self.use_threads = use_threads
         self._stream = source.open_bytes()
         try:
             self._set_up()
@@ -196,7 +194,7 @@ class CsvReader(TableReader):
         read_opts = pacsv.ReadOptions(
             column_names=self.names,
             block_size=self._block_size,
-            use_threads=self.use_threads,
+            use_threads=True,
         )
         parse_opts = pacsv.ParseOptions(
             delimiter=self.dialect.delimiter,
@@ -304,7 +302,7 @@ class CsvReader(TableReader):
 
     def position(self) -> int | None:
         if self.source.path == "-":
-            return self.source.bytes_read
+            return None  # progress counts rows on standard input
         if self.source.compression is not None:
             return None
         return self.text_bytes
@@ -312,7 +310,7 @@ class CsvReader(TableReader):
     def rewind(self) -> CsvReader:
         self.close()
         return CsvReader(self.source, self.dialect,
-                         chunk_rows=self.chunk_rows, use_threads=self.use_threads)
+                         chunk_rows=self.chunk_rows)
 
 
 class _PrefixedRaw(Prefixed):
@@ -434,9 +432,6 @@ class ParquetReader(TableReader):
             raise DataError(
                 f"cannot read: {_arrow_message(exc)}", source=self.source.display
             ) from exc
-
-    def where(self, row: int) -> dict[str, int | None]:
-        return {"line": None, "row": row + 1}
 
     def position(self) -> int | None:
         size = self.source.size

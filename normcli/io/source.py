@@ -116,10 +116,6 @@ class Source:
             return None
         return os.path.getsize(self.path)
 
-    @property
-    def bytes_read(self) -> int:
-        return self._counters[-1].count if self._counters else 0
-
     # -- opening ---------------------------------------------------------------------------------
     def open_bytes(self) -> BinaryIO:
         """The decompressed bytes of the whole input, from the start.
