@@ -174,14 +174,8 @@ class Converter:
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             parsed = text_to_float(arr)
             if isinstance(parsed, int):
-                row = chunk.row_start + parsed
-                line = self.reader.where(row).get("line")
-                raise DataError(
-                    f"{'' if line else f'row {row + 1}: '}not a number: {arr[parsed].as_py()!r}",
-                    source=self.reader.source.display,
-                    line=line,
-                    column=self.reader.names[index],
-                )
+                raise self.reader.error_at(chunk.row_start + parsed, self.reader.names[index],
+                                           f"not a number: {arr[parsed].as_py()!r}")
             arr = parsed
         elif not pa.types.is_floating(arr.type) or arr.type != pa.float64():
             try:

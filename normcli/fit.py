@@ -321,9 +321,7 @@ def _accumulate(
         return chunk, conv.block(chunk), keys
 
     def fail(chunk: Chunk, row: int, column: str, what: str) -> DataError:
-        line = job.reader.where(chunk.row_start + row).get("line")
-        prefix = "" if line else f"row {chunk.row_start + row + 1}: "
-        return DataError(prefix + what, source=job.display, line=line, column=column)
+        return job.reader.error_at(chunk.row_start + row, column, what)
 
     # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
     for chunk, block, keys in ordered_map(prepare, job.chunks()):

@@ -60,8 +60,12 @@ class TableReader:
         """The 1-based physical line where data row ``row`` (0-based) starts, if lines apply."""
         return None
 
-    def where(self, row: int) -> dict[str, int | None]:
-        return {"line": self.line_of(row)}
+    def error_at(self, row: int, column: str | None, message: str) -> DataError:
+        """A data error located at data row ``row`` (0-based): by its physical line where the
+        format has lines, else by its 1-based row number."""
+        line = self.line_of(row)
+        prefix = "" if line else f"row {row + 1}: "
+        return DataError(prefix + message, source=self.source.display, line=line, column=column)
 
     def rewind(self) -> TableReader:
         """A fresh reader over the same input, from the first row."""
