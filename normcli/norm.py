@@ -17,10 +17,9 @@ import pyarrow as pa
 from .columns import float_schema, reassemble
 from .errors import UsageError
 from .io.arrays import to_arrow
-from .io.formats import resolve_output_format
 from .io.reader import Chunk
 from .kernels import ColumnNorms, parse_ord, row_norms
-from .pipeline import Job, Output, OutputSpec
+from .pipeline import Job, Output, OutputSpec, typed_output
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,7 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
 
     if not opts.only and opts.name in job.names:
         raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
-    # Text output keeps the input's text; typed output (Parquet, JSON) gets the numbers read.
-    typed = resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+    typed = typed_output(out)
     other_idx = other.indices if other is not None else []
     field = pa.field(opts.name, pa.float64())
     if opts.only:

@@ -185,6 +185,12 @@ def open_job(spec: InputSpec, progress: ProgressHook | None = None) -> Iterator[
         job.close()
 
 
+def typed_output(out: OutputSpec) -> bool:
+    """Whether ``out`` is a typed format (Parquet, JSON), where numbers read from text are
+    written as numbers; text formats keep the input's text."""
+    return resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+
+
 def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
     if out.delimiter is not None:
         return check_delimiter(out.delimiter, "--output-delimiter")

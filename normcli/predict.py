@@ -13,9 +13,8 @@ import pyarrow as pa
 from .columns import float_schema, reassemble
 from .errors import DataError, UsageError
 from .io.arrays import to_arrow
-from .io.formats import resolve_output_format
 from .io.reader import Chunk
-from .pipeline import Job, Output, OutputSpec
+from .pipeline import Job, Output, OutputSpec, typed_output
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,7 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
             raise DataError(f"the model's feature {f!r} does not hold numbers",
                             source=job.display)
     conv = job.converter(indices)
-    # Text output keeps the input's text; typed output (Parquet, JSON) gets the numbers read.
-    typed = resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+    typed = typed_output(out)
     schema = float_schema(job.reader.schema, indices, only_text=True) if typed else (
         job.reader.schema)
     schema = schema.append(pa.field(name, pa.float64()))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import DataError
+from .errors import DataError, UsageError
 
 
 def _pow2_at_least(x: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ def load_params(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except OSError as exc:
-        raise DataError(f"cannot read: {exc.strerror}", source=path) from exc
+        raise UsageError(f"{path}: cannot read the parameters: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
     if not isinstance(data, dict) or "kind" not in data or "columns" not in data:
