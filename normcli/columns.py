@@ -162,7 +162,12 @@ def text_to_float(arr: pa.Array) -> pa.Array | int:
 
 
 class Converter:
-    """Turns the used columns of each chunk into one float64 block (missing -> NaN)."""
+    """Turns the used columns of each chunk into one float64 block (missing -> NaN).
+
+    ``reader`` only supplies column names and error locations (:meth:`TableReader.error_at`
+    rescans the source), which are the same for every pass, so one converter serves the chunks
+    of a second pass too.
+    """
 
     def __init__(self, reader: TableReader, indices: Sequence[int]) -> None:
         self.reader = reader
