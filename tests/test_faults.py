@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import error_line, run_main
+from conftest import error_line, leftover_temp_files, run_main
 
 from normcli.io import writer
-
-
-def leftovers(folder: Path) -> list[str]:
-    return [p.name for p in folder.iterdir() if p.name.endswith(".normcli-tmp")]
 
 
 def big_csv(path: Path, rows: int = 20000) -> Path:
@@ -40,7 +36,7 @@ def test_truncated_gzip_keeps_old_output(tmp_path: Path) -> None:
     assert code == 1
     assert "t.csv.gz" in error_line(err)
     assert out.read_text() == "previous\n"
-    assert leftovers(tmp_path) == []
+    assert leftover_temp_files(tmp_path) == []
 
 
 def test_corrupt_parquet(tmp_path: Path) -> None:
@@ -86,7 +82,7 @@ def test_full_disk_leaves_old_output_and_no_temp(
     assert code == 1
     assert "No space left on device" in error_line(err)
     assert out.read_bytes() == b"previous"
-    assert leftovers(tmp_path) == []
+    assert leftover_temp_files(tmp_path) == []
 
 
 def test_failing_rename_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +98,7 @@ def test_failing_rename_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert code == 1
     assert "out.csv" in error_line(err)
     assert out.read_bytes() == b"previous"
-    assert leftovers(tmp_path) == []
+    assert leftover_temp_files(tmp_path) == []
 
 
 def test_output_is_input_is_refused(tmp_path: Path) -> None:
@@ -210,7 +206,7 @@ def test_bad_cell_at_a_chunk_boundary(tmp_path: Path, chunk: int) -> None:
     assert code == 1
     assert error_line(err) == f"normcli: error: {src}, line 12, column 'b': not a number: 'oops'"
     assert out.read_text() == "previous\n"
-    assert leftovers(tmp_path) == []
+    assert leftover_temp_files(tmp_path) == []
 
 
 def test_ragged_row_past_the_first_chunk(tmp_path: Path) -> None:

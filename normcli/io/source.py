@@ -21,30 +21,24 @@ from .formats import is_std, sniff_compression, split_compression
 from .writer import signals_held
 
 
-class _CountingReader(io.RawIOBase):
-    """A raw reader that counts the bytes it hands out and may copy them to a spool."""
+class _Tee(io.RawIOBase):
+    """Standard input, with every byte read also written to the spool."""
 
-    def __init__(self, raw: BinaryIO, spool: BinaryIO | None = None) -> None:
+    def __init__(self, raw: BinaryIO, spool: BinaryIO) -> None:
         self._raw = raw
         self._spool = spool
-        self.count = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.count += n
-        if self._spool is not None and n:
-            self._spool.write(data)
-        return n
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size) if size is not None and size >= 0 else self._raw.read()
-        self.count += len(data)
-        if self._spool is not None and data:
+        if data:
             self._spool.write(data)
         return data
 
@@ -87,16 +81,16 @@ class Prefixed(io.RawIOBase):
 class Source:
     """One input: a path, or ``-`` for standard input."""
 
-    def __init__(self, path: str, *, compression: str | None = "detect") -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self.display = "<stdin>" if is_std(path) else path
         self._spool_path: str | None = None
         self._spool: BinaryIO | None = None
         self._stdin_consumed = False
-        self._counters: list[_CountingReader] = []
+        self._tee: _Tee | None = None
         if is_std(path):
-            self.compression: str | None = None if compression == "detect" else compression
-            self._sniff = compression == "detect"
+            self.compression: str | None = None
+            self._sniff = True  # from the first bytes
         else:
             if os.path.isdir(path):
                 raise UsageError(f"{path}: is a directory")
@@ -104,8 +98,7 @@ class Source:
                 raise UsageError(f"{path}: no such file")
             if not os.access(path, os.R_OK):
                 raise UsageError(f"{path}: permission denied")
-            detected = split_compression(path)[1]
-            self.compression = detected if compression == "detect" else compression
+            self.compression = split_compression(path)[1]
             self._sniff = False
 
     # -- size and progress ---------------------------------------------------------------------
@@ -130,14 +123,13 @@ class Source:
             with signals_held():
                 fd, self._spool_path = tempfile.mkstemp(prefix="normcli-stdin-", suffix=".spool")
                 self._spool = os.fdopen(fd, "wb")
-            raw = sys.stdin.buffer
+            self._tee = _Tee(sys.stdin.buffer, self._spool)
+            raw = cast(BinaryIO, self._tee)
         else:
             self.finish_spool()
             assert self._spool_path is not None
             raw = open(self._spool_path, "rb")  # noqa: SIM115
-        counting = _CountingReader(raw, self._spool if raw is sys.stdin.buffer else None)
-        self._counters.append(counting)
-        return self._decompress(counting)  # type: ignore[arg-type]
+        return self._decompress(raw)
 
     def open_native(self, skip: int) -> pa.NativeFile | None:
         """The decompressed bytes of a file after the first ``skip``, as an Arrow stream.
@@ -190,8 +182,8 @@ class Source:
     def finish_spool(self) -> None:
         """Copy what is left of standard input into the spool and close it for writing."""
         if self._spool is not None:
-            counting = self._counters[0]
-            while counting.read(1 << 20):
+            assert self._tee is not None
+            while self._tee.read(1 << 20):
                 pass
             self._spool.close()
             self._spool = None
@@ -218,9 +210,3 @@ class Source:
             except OSError:
                 pass
             self._spool_path = None
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
