@@ -95,12 +95,14 @@ class Session:
         self._progress = Progress(size)
         return self._progress
 
-    def finish(self, message: str) -> None:
+    def finish(self, message: str, job: Any = None) -> None:
         if self._progress is not None:
             self._progress.close()
         if self.verbose and not self.quiet:
             click.echo(f"normcli: {message} in {time.perf_counter() - self.started:.2f} s",
                        err=True)
+            if job is not None:
+                click.echo(f"normcli: {job.column_report()}", err=True)
 
 
 def _session(kw: dict[str, Any]) -> Session:
@@ -116,7 +118,13 @@ def _input_spec(kw: dict[str, Any]) -> InputSpec:
     return InputSpec(
         path=kw["input"], fmt=kw.get("input_format"), delimiter=kw.get("delimiter"),
         header=not kw.get("no_header", False), chunk_rows=kw.get("chunk_rows"),
+        na_values=_na_values(kw.get("na_values")),
     )
+
+
+def _na_values(text: str | None) -> tuple[str, ...] | None:
+    """``--na-values A,B`` as a tuple (an empty cell is always missing besides)."""
+    return None if text is None else tuple(v for v in text.split(","))
 
 
 def _output_spec(kw: dict[str, Any]) -> OutputSpec:
@@ -174,7 +182,7 @@ def normalize(**kw: Any) -> None:
     )
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = normalize_mod.run(job, _output_spec(kw), opts)
-    session.finish(f"normalized {rows:,} rows")
+    session.finish(f"normalized {rows:,} rows", job)
 
 
 NORM_EPILOG = """\b
@@ -201,7 +209,7 @@ def norm(**kw: Any) -> None:
     )
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = norm_mod.run(job, _output_spec(kw), opts)
-    session.finish(f"measured {rows:,} rows")
+    session.finish(f"measured {rows:,} rows", job)
 
 
 FIT_EPILOG = """\b
@@ -240,7 +248,7 @@ def fit(**kw: Any) -> None:
     warning = report.warning()
     if warning and not session.quiet:
         click.echo(f"normcli: warning: {warning}", err=True)
-    session.finish(f"fitted {report.n_rows:,} rows")
+    session.finish(f"fitted {report.n_rows:,} rows", job)
 
 
 PREDICT_EPILOG = """\b
@@ -261,7 +269,7 @@ def predict(**kw: Any) -> None:
                                "--exclude")
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
-    session.finish(f"predicted {rows:,} rows")
+    session.finish(f"predicted {rows:,} rows", job)
 
 
 # -- entry point -----------------------------------------------------------------------------

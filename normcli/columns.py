@@ -3,19 +3,39 @@
 Which columns hold numbers:
 
 * Parquet: the schema says so (integer, floating point and decimal types).
-* CSV: the first chunk says so. A column is numeric when every cell of the first chunk that is not
-  missing reads as a number and at least one does, and it does not look like an identifier: no
-  value with a leading zero (``00501``) and no integer of more than 15 digits (which float64 cannot
-  hold exactly). ``--columns`` may still name such a column; it is then read as numbers.
+* CSV: the first chunk says so. Each cell of the first chunk is *missing* (one of the missing-value
+  spellings: an empty cell, and pandas' defaults ``NA``, ``n/a``, ``None``, ``#N/A``, ... or the
+  list of ``--na-values``), a *number* (what float64 parsing accepts: ``1.5``, ``-2``, ``.5``,
+  ``1e-300``, ``inf``, ``nan``, surrounding spaces allowed) or *text* (anything else: ``1,234``,
+  ``abc``, ``1_000``). A column is
+
+  - *numeric* when it has numbers and no text, and does not look like an identifier: no number
+    with a leading zero (``00501``) and no integer of more than 15 digits (which float64 cannot
+    hold exactly). The default selection uses it.
+  - an *identifier* when one of its numbers looks like one (whatever else it holds); *text* when
+    it has no number. Both pass through.
+  - *ambiguous* when it holds numbers and text. It is never guessed: the default selection stops
+    with an error naming the column, the line and the text, unless ``--exclude`` leaves it out
+    (or ``--columns``, which names the columns to use, does not name it).
+
+``--columns`` (and ``-y``, ``--weights``, a model's features) may name an identifier column; it is
+then read as numbers. Naming a column with text in the first chunk is an error at that line.
 
 Once a column is in use, every later cell must be a number or missing; anything else is an error
 naming the physical line, the column and the text.
+
+A header may repeat a name (RFC 4180's ``field_name,field_name``): such columns pass through.
+Naming one (``--columns``, ``-y``, ...), or a default selection that would use one, is an error;
+``--exclude NAME`` leaves out every column of that name.
 """
 
 from __future__ import annotations
 
+import difflib
+import shlex
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -25,12 +45,30 @@ from .errors import DataError, UsageError
 from .io.arrays import float_values, strings, to_arrow
 from .io.reader import Chunk, TableReader
 
-#: Cell texts that mean "missing" in a used column (case as written).
-MISSING_TEXT = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+#: pandas' default missing-value spellings (``pandas._libs.parsers.STR_NA_VALUES``; a test checks
+#: that the two agree). ``--na-values`` replaces them; an empty cell is always missing.
+NA_VALUES: tuple[str, ...] = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
+#: Kept for callers of the old name.
+MISSING_TEXT = NA_VALUES
+
+_MISSING = strings(NA_VALUES)
+#: What Arrow's float64 parsing accepts (after trimming spaces), as a pattern: used to tell numbers
+#: from text in the first chunk without parsing each cell in Python.
+_NUMBER = (r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+           r"|(?i:inf|infinity|nan))\s*$")
+_IDENTIFIER = r"^\s*[+-]?0[0-9]|^\s*[+-]?[0-9]{16,}\s*$"
+#: Column names listed in a message at most.
+_LIST_AT_MOST = 20
 
 
-_MISSING = strings(MISSING_TEXT)
-_IDENTIFIER = r"^[+-]?0[0-9]|^[+-]?[0-9]{16,}$"
+def missing_values(na_values: Sequence[str] | None) -> pa.Array:
+    """The texts read as missing: ``na_values`` (default: pandas' list) and the empty cell."""
+    if na_values is None:
+        return _MISSING
+    return strings(sorted({"", *na_values}))
 
 
 def _is_numeric_type(t: pa.DataType) -> bool:
@@ -42,37 +80,86 @@ class ColumnKinds:
     """What the first chunk says of each column."""
 
     parses: list[bool]  # every present value reads as a number (vacuously true if none)
-    numeric: list[bool]  # ... and the column does not look like an identifier
+    numeric: list[bool]  # ... at least one does, and the column does not look like an identifier
+    #: Per column: the first-chunk row of its first text cell (-1: none).
+    first_text: list[int] = field(default_factory=list)
+    #: Per column: it holds numbers and text, and is no identifier (the default selection
+    #: cannot decide it).
+    ambiguous: list[bool] = field(default_factory=list)
+    #: Per column: at least one first-chunk cell is a number.
+    has_number: list[bool] = field(default_factory=list)
+    #: The first chunk, for the text of a cell named in an error.
+    batch: pa.RecordBatch | None = None
+
+    def text_at(self, column: int) -> tuple[int, str] | None:
+        """Row and text of the first text cell of ``column`` in the first chunk."""
+        if not self.first_text or self.first_text[column] < 0 or self.batch is None:
+            return None
+        row = self.first_text[column]
+        return row, str(self.batch.column(column)[row].as_py())
+
+    def why_passed(self, column: int) -> str:
+        """Why the default selection leaves a column out (for --verbose)."""
+        if self.numeric[column]:
+            return ""
+        if self.ambiguous and self.ambiguous[column]:
+            return "numbers and text"
+        if self.has_number and self.has_number[column]:
+            return "identifier"
+        return "text"
 
 
-def column_kinds(reader: TableReader, first: Chunk | None) -> ColumnKinds:
+def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds:
+    """:class:`ColumnKinds` of text columns of equal length, computed on all cells at once."""
+    k = len(columns)
+    n = len(columns[0]) if k else 0
+    if k == 0 or n == 0:
+        # No rows: nothing contradicts numbers, so --columns may name the column; the default
+        # selection has nothing to infer from.
+        return ColumnKinds([True] * k, [False] * k, [-1] * k, [False] * k, [False] * k)
+    cells = pa.chunked_array([c.cast(pa.string()) if c.type != pa.string() else c
+                              for c in columns], type=pa.string())
+
+    def mask(arr: pa.ChunkedArray) -> np.ndarray:
+        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False),
+                          dtype=bool).reshape(k, n)
+
+    present = ~mask(pc.is_in(cells, value_set=missing))
+    number = mask(pc.match_substring_regex(cells, _NUMBER))
+    ident = mask(pc.match_substring_regex(cells, _IDENTIFIER)) & number
+    text = present & ~number
+    has_text = text.any(axis=1)
+    has_number = (present & number).any(axis=1)
+    identifier = (present & ident).any(axis=1)
+    first_text = np.where(has_text, text.argmax(axis=1), -1)
+    numeric = has_number & ~has_text & ~identifier
+    ambiguous = has_number & has_text & ~identifier
+    return ColumnKinds(
+        parses=(~has_text).tolist(), numeric=numeric.tolist(), first_text=first_text.tolist(),
+        ambiguous=ambiguous.tolist(), has_number=has_number.tolist(),
+    )
+
+
+def column_kinds(reader: TableReader, first: Chunk | None,
+                 missing: pa.Array | None = None) -> ColumnKinds:
     if reader.kind == "parquet":
         flags = [_is_numeric_type(f.type) for f in reader.schema]
-        return ColumnKinds(flags, flags)
-    parses: list[bool] = []
-    numeric: list[bool] = []
-    for i in range(len(reader.names)):
-        if first is None or first.num_rows == 0:
-            # No rows: nothing contradicts numbers, so --columns may name the column; the default
-            # selection has nothing to infer from.
-            parses.append(True)
-            numeric.append(False)
-            continue
-        arr = first.batch.column(i)
-        present = pc.filter(arr, pc.invert(pc.is_in(arr, value_set=_MISSING)))
-        # A column whose cells so far are all missing may still be named in --columns.
-        ok = len(present) == 0 or _parse_or_none(present) is not None
-        parses.append(ok)
-        numeric.append(len(present) > 0 and ok
-                       and not pc.any(pc.match_substring_regex(present, _IDENTIFIER)).as_py())
-    return ColumnKinds(parses, numeric)
+        k = len(flags)
+        return ColumnKinds(flags, flags, [-1] * k, [False] * k, flags)
+    if first is None or first.num_rows == 0:
+        return classify_text([pa.array([], pa.string())] * len(reader.names),
+                             _MISSING if missing is None else missing)
+    kinds = classify_text(first.batch.columns, _MISSING if missing is None else missing)
+    return ColumnKinds(kinds.parses, kinds.numeric, kinds.first_text, kinds.ambiguous,
+                       kinds.has_number, first.batch)
 
 
 def parse_list(value: str | None) -> list[str] | None:
-    """``"A,B,C"`` -> ``["A", "B", "C"]``."""
+    """``"A,B,C"`` -> ``["A", "B", "C"]`` (spaces kept: a header may have `` b``; a name with
+    spaces that the header lacks is looked up without them, see :func:`index_of`)."""
     if value is None:
         return None
-    return [v.strip() for v in value.split(",") if v.strip() != ""]
+    return [v for v in value.split(",") if v.strip() != ""]
 
 
 @dataclass(frozen=True)
@@ -85,11 +172,80 @@ class Selection:
         return [self.names[i] for i in self.used]
 
 
+def _listing(names: Sequence[str]) -> str:
+    shown = [repr(n) if n != n.strip() or n == "" else n for n in names[:_LIST_AT_MOST]]
+    more = f", ... ({len(names)} columns)" if len(names) > _LIST_AT_MOST else ""
+    return ", ".join(shown) + more
+
+
+def _positions(names: Sequence[str], name: str) -> list[int]:
+    return [i for i, n in enumerate(names) if n == name]
+
+
+def repeated_message(names: Sequence[str], name: str) -> str:
+    where = [str(i + 1) for i in _positions(names, name)]
+    return (f"column name {name!r} is repeated in the header (columns "
+            f"{', '.join(where[:-1])} and {where[-1]})")
+
+
+def unknown_message(names: Sequence[str], name: str, what: str = "column") -> str:
+    msg = f"no {what} named {name!r} in the input"
+    spaced = [n for n in names if n.strip() == name.strip() and n != name]
+    if spaced:
+        msg += (f"; the header has {spaced[0]!r}, with spaces: name it with them, "
+                f"e.g. {shlex.quote(spaced[0])}")
+    else:
+        close = difflib.get_close_matches(name, list(dict.fromkeys(names)), n=3, cutoff=0.6)
+        if close:
+            msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    return f"{msg} (columns: {_listing(names)})"
+
+
 def index_of(names: Sequence[str], name: str, what: str = "column") -> int:
-    try:
-        return list(names).index(name)
-    except ValueError:
-        raise UsageError(f"no {what} named {name!r} in the input") from None
+    """The position of column ``name``: exact, else without surrounding spaces (``--columns
+    'a, b'``); an unknown or repeated name is a usage error that says what the header has."""
+    for candidate in (name, name.strip()):
+        found = _positions(names, candidate)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise UsageError(repeated_message(names, candidate) + f"; the {what} cannot be named "
+                             "by it: rename the columns")
+    raise UsageError(unknown_message(names, name, what))
+
+
+def indices_of(names: Sequence[str], name: str, what: str = "column") -> list[int]:
+    """Every position of ``name`` (for ``--exclude``, which may leave out a repeated name)."""
+    for candidate in (name, name.strip()):
+        found = _positions(names, candidate)
+        if found:
+            return found
+    raise UsageError(unknown_message(names, name, what))
+
+
+def check_numbers(
+    reader: TableReader, kinds: ColumnKinds, index: int, what: str, *, usage: bool = True
+) -> None:
+    """A column named to be used (``--columns``, ``-y``, ...) must hold numbers.
+
+    A first-chunk text cell in a column that also holds numbers is bad data: the "not a number"
+    error at its line (exit 1), as a later chunk would give. A column with no number at all was
+    named by mistake: exit 2 (``usage``), naming the line and the text too.
+    """
+    name = reader.names[index]
+    if kinds.parses[index]:
+        return
+    found = kinds.text_at(index)
+    if found is None:
+        raise (UsageError if usage else DataError)(f"{what} {name!r} does not hold numbers")
+    row, text = found
+    if kinds.has_number and kinds.has_number[index]:
+        raise reader.error_at(row, name, f"not a number: {text!r}")
+    err = reader.error_at(row, name, f"{what} names a column that does not hold numbers "
+                          f"({text!r} is not a number)")
+    if usage:
+        raise UsageError(str(err))
+    raise err
 
 
 def select(
@@ -99,29 +255,54 @@ def select(
     columns: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     reserved: Iterable[str] = (),
+    reader: TableReader | None = None,
 ) -> Selection:
     """The columns a command works on, in input order of ``columns`` (or of the file)."""
     names = list(names)
-    excluded = set()
+    excluded: set[int] = set()
     for name in exclude or ():
-        excluded.add(index_of(names, name))
+        excluded.update(indices_of(names, name))
     reserved_idx = {index_of(names, n) for n in reserved}
     if columns is not None:
-        used = []
+        used: list[int] = []
         for name in columns:
             i = index_of(names, name)
-            if not kinds.parses[i]:
-                raise UsageError(f"column {name!r} does not hold numbers")
             if i in used:
-                raise UsageError(f"column {name!r} is named twice in --columns")
+                raise UsageError(f"column {names[i]!r} is named twice in --columns")
             used.append(i)
         used = [i for i in used if i not in excluded]
+        for i in used:
+            if reader is not None:
+                check_numbers(reader, kinds, i, "--columns")
+            elif not kinds.parses[i]:
+                raise UsageError(f"column {names[i]!r} does not hold numbers")
     else:
-        used = [
-            i for i, ok in enumerate(kinds.numeric)
-            if ok and i not in excluded and i not in reserved_idx
-        ]
+        candidates = [i for i in range(len(names)) if i not in excluded and i not in reserved_idx]
+        if kinds.ambiguous:
+            for i in candidates:
+                if kinds.ambiguous[i]:
+                    _ambiguous(names, kinds, i, reader)
+        used = [i for i in candidates if kinds.numeric[i]]
+        counts = Counter(names)
+        for i in used:
+            if counts[names[i]] > 1:
+                raise DataError(repeated_message(names, names[i]) + " and holds numbers: rename "
+                                "the columns, or pass them through with --exclude "
+                                f"{shlex.quote(names[i])}",
+                                source=reader.source.display if reader is not None else None)
     return Selection(names, used)
+
+
+def _ambiguous(names: list[str], kinds: ColumnKinds, i: int, reader: TableReader | None) -> None:
+    name = names[i]
+    fix = (f"pass it through with --exclude {shlex.quote(name)}, or choose the columns to use "
+           "with --columns")
+    found = kinds.text_at(i)
+    if found is None or reader is None:
+        raise DataError(f"the column holds numbers and text: {fix}", column=name)
+    row, text = found
+    raise reader.error_at(row, name, f"{text!r} is not a number, but the column holds numbers "
+                          f"too: {fix}")
 
 
 def _parse_or_none(arr: pa.Array) -> pa.Array | None:
@@ -146,15 +327,32 @@ def _first_bad(arr: pa.Array) -> int:
     return lo
 
 
-def text_to_float(arr: pa.Array) -> pa.Array | int:
-    """Parse a text column to float64 (missing text -> null), or the index of the first bad cell."""
-    if arr.null_count == 0 and arr.type == pa.string():
+def fast_cast_ok(missing: pa.Array) -> bool:
+    """Whether a plain float64 cast may skip the missing-value check: every missing spelling
+    that reads as a number reads as NaN (true of pandas' list; not of ``--na-values -999``)."""
+    for text in missing.to_pylist():
+        try:
+            value = float(text)
+        except ValueError:
+            continue
+        if value == value:
+            return False
+    return True
+
+
+def text_to_float(arr: pa.Array, missing: pa.Array = _MISSING, fast: bool = True
+                  ) -> pa.Array | int:
+    """Parse a text column to float64 (missing text -> null), or the index of the first bad cell.
+
+    ``fast``: :func:`fast_cast_ok` holds for ``missing``.
+    """
+    if fast and arr.null_count == 0 and arr.type == pa.string():
         try:  # the common case: every cell a plain number
             return pc.cast(arr, pa.float64())
         except pa.ArrowInvalid:
             pass  # missing cells, spaces or a bad cell: the careful route
-    missing = pc.is_in(arr, value_set=_MISSING)
-    cleaned = pc.if_else(missing, pa.nulls(1, arr.type)[0], arr)
+    is_missing = pc.is_in(arr, value_set=missing)
+    cleaned = pc.if_else(is_missing, pa.nulls(1, arr.type)[0], arr)
     out = _parse_or_none(cleaned)
     if out is None:
         return _first_bad(cleaned)
@@ -169,15 +367,18 @@ class Converter:
     of a second pass too.
     """
 
-    def __init__(self, reader: TableReader, indices: Sequence[int]) -> None:
+    def __init__(self, reader: TableReader, indices: Sequence[int],
+                 missing: pa.Array | None = None) -> None:
         self.reader = reader
         self.indices = list(indices)
         self.names = [reader.names[i] for i in self.indices]
+        self.missing = _MISSING if missing is None else missing
+        self.fast = fast_cast_ok(self.missing)
 
     def column(self, chunk: Chunk, index: int) -> np.ndarray:
         arr = chunk.batch.column(index)
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            parsed = text_to_float(arr)
+            parsed = text_to_float(arr, self.missing, self.fast)
             if isinstance(parsed, int):
                 raise self.reader.error_at(chunk.row_start + parsed, self.reader.names[index],
                                            f"not a number: {arr[parsed].as_py()!r}")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import __version__
-from .columns import Selection, index_of
+from .columns import Selection, check_numbers, index_of
 from .errors import DataError, UsageError
 from .io.arrays import codes, strings, to_arrow
 from .io.formats import resolve_output_format
@@ -218,13 +218,11 @@ def _check_options(opts: FitOptions) -> None:
 
 def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, int | None]:
     t = index_of(job.names, opts.target, "target column")
-    if not job.kinds.parses[t]:
-        raise UsageError(f"target column {opts.target!r} does not hold numbers")
+    check_numbers(job.reader, job.kinds, t, "-y/--target")
     w = None
     if opts.weights is not None:
         w = index_of(job.names, opts.weights, "weights column")
-        if not job.kinds.parses[w]:
-            raise UsageError(f"weights column {opts.weights!r} does not hold numbers")
+        check_numbers(job.reader, job.kinds, w, "--weights")
     f = index_of(job.names, opts.fold_column, "fold column") if opts.fold_column else None
     reserved = [n for n in (opts.target, opts.weights, opts.fold_column) if n]
     if opts.columns is not None:
@@ -234,6 +232,7 @@ def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, 
                                  "leave it out of --columns")
     sel = job.select(opts.columns, opts.exclude, reserved=reserved, require=False)
     sel = Selection(sel.names, sorted(sel.used))  # the report lists features in input order
+    job.note_used([t] + ([w] if w is not None else []))
     if len(sel.used) > MAX_FEATURES:
         raise UsageError(f"fit supports at most {MAX_FEATURES} features, the input has "
                          f"{len(sel.used)}; choose fewer with --columns or --exclude")
@@ -287,7 +286,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
         name = [*sel.used_names, opts.target][int(np.flatnonzero(~finite)[0])]
         raise DataError("values too large: their squares overflow float64; rescale the column",
                         source=job.display, column=name)
-    result, cv_result, path = _solve(acc, total, opts, want_path=plot_dest is not None)
+    result, cv_result, path = _solve(acc, total, opts, dropped, want_path=plot_dest is not None)
     report = FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
                        cv_result, path)
 
@@ -368,8 +367,20 @@ def _accumulate(
     return acc, n_rows, dropped
 
 
+def _empty_folds_message(k: int, filled: int, n_rows: int, dropped: int) -> str:
+    """Why --cv K cannot run: some fold has no rows (each fold must be a validation set)."""
+    if n_rows < k:
+        return (f"--cv {k} needs at least {k} rows, one per fold (there are {n_rows}"
+                + (f" after dropping {dropped:,} with missing values" if dropped else "") + ")")
+    empty = "1 of the {k} folds has" if k - filled == 1 else f"{k - filled} of the {k} folds have"
+    return (f"--cv {k}: {empty.format(k=k)} no rows: folds are assigned by row "
+            f"position before rows with missing values are dropped, and the {n_rows:,} rows left "
+            f"after dropping {dropped:,} fall in only {filled} folds; use fewer folds, "
+            "--fold-column, or more rows")
+
+
 def _solve(
-    acc: _Accumulator, total: GramStats, opts: FitOptions, *, want_path: bool
+    acc: _Accumulator, total: GramStats, opts: FitOptions, dropped: int, *, want_path: bool
 ) -> tuple[FitResult, CVResult | None, list[FitResult]]:
     """The final model, the cross-validation (with --cv) and the coefficient path (for --plot)."""
     common: dict[str, Any] = {
@@ -390,8 +401,8 @@ def _solve(
                 raise UsageError(f"--cv {opts.cv} but the fold column {opts.fold_column!r} "
                                  f"holds {len(folds)} fold ids")
             if len(folds) < opts.cv:
-                raise DataError(f"--cv {opts.cv} needs at least {opts.cv} rows "
-                                f"(there are {total.n_rows})")
+                raise DataError(_empty_folds_message(opts.cv, len(folds), total.n_rows,
+                                                     dropped))
             alphas = (np.asarray(opts.alphas, dtype=np.float64) if opts.alphas is not None
                       else alpha_grid(total, **grid))
             cv_result = cross_validate(total, folds, alphas, select=opts.select, **common)

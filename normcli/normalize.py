@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -60,17 +60,48 @@ def _norm_params(names: list[str], acc: ColumnNorms, ord_text: str) -> dict[str,
     }
 
 
+SCALERS = ("minmax", "zscore", "maxabs")
+
+
+def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOptions:
+    """The options a parameters file implies: its kind names the scaler (or column norms), so
+    ``--params p.json`` alone is enough; an option that contradicts the file is a usage error."""
+    kind = saved.get("kind")
+    where = opts.params
+    if kind in SCALERS:
+        if opts.scale is not None and opts.scale != kind:
+            raise UsageError(f"--scale {opts.scale}, but {where} holds {kind} parameters "
+                             "(leave out --scale to apply them)")
+        if opts.norm is not None:
+            raise UsageError(f"--norm, but {where} holds {kind} parameters (leave out --norm)")
+        return replace(opts, scale=kind)
+    if kind == "norm":
+        if opts.scale is not None:
+            raise UsageError(f"--scale {opts.scale}, but {where} holds column norms (leave out "
+                             "--scale to apply them)")
+        return replace(opts, axis="columns", norm=opts.norm or str(saved.get("norm", "l2")))
+    raise DataError(f"not a normcli parameters file (unknown kind {kind!r})", source=where)
+
+
 def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     """Normalize ``job``'s input into ``out``; returns the number of rows written."""
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
     if opts.scale is not None and opts.norm is not None:
         raise UsageError("give --norm or --scale, not both")
-    norm_text = opts.norm or "l2"
-    ord_ = parse_ord(norm_text, allow_special=False, minimum=1.0)
     saved: dict[str, Any] | None = None
     if opts.params is not None:
         saved = load_params(opts.params)
+        opts = _from_params(opts, saved)
+    if opts.scale != "minmax":
+        given = "--range" if opts.feature_range is not None else (
+            "--clip/--no-clip" if opts.clip is not None else None)
+        if given is not None:
+            raise UsageError(f"{given} applies to --scale minmax only"
+                             + (f" (the parameters are for {opts.scale})" if opts.params
+                                and opts.scale else ""))
+    norm_text = opts.norm or "l2"
+    ord_ = parse_ord(norm_text, allow_special=False, minimum=1.0)
     if opts.save_params is not None and opts.scale is None and opts.axis == "rows":
         raise UsageError("--save-params needs --scale or --axis columns (row norms keep no "
                          "statistics)")
@@ -100,9 +131,6 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
         if opts.scale not in ("minmax", "zscore", "maxabs"):
             raise UsageError("--scale must be minmax, zscore or maxabs")
         if saved is not None:
-            if saved.get("kind") != opts.scale:
-                raise DataError(f"the parameters are for {saved.get('kind')!r}, not "
-                                f"{opts.scale!r}", source=opts.params)
             scaler = Scaler.from_json(saved, names, opts.params or "")
             if opts.feature_range is not None:
                 scaler.feature_range = opts.feature_range

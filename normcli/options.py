@@ -65,6 +65,12 @@ column_options = _apply(
             help="Work on exactly these columns (each must exist and hold numbers).",
         ),
         click.option("--exclude", metavar="A,B", help="Leave these columns out."),
+        click.option(
+            "--na-values",
+            metavar="A,B",
+            help="Texts read as missing, replacing the default list (pandas': NA, N/A, n/a, "
+            "NaN, null, NULL, None, #N/A, <NA>, ...). An empty cell is always missing.",
+        ),
     ]
 )
 

@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from .columns import ColumnKinds, Converter, Selection, column_kinds, select
+from .columns import (
+    ColumnKinds,
+    Converter,
+    Selection,
+    column_kinds,
+    missing_values,
+    select,
+)
 from .errors import UsageError
 from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
 from .io.reader import Chunk, TableReader, open_reader
@@ -82,6 +89,8 @@ class InputSpec:
     delimiter: str | None = None
     header: bool = True
     chunk_rows: int | None = None
+    #: Missing-value spellings (``--na-values``); None: pandas' defaults.
+    na_values: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,12 +115,15 @@ class Job:
             delimiter = "\t" if self.fmt == "tsv" else ","
         self.dialect = CsvDialect(delimiter, spec.header)
         self.source = Source(spec.path)
+        self.missing = missing_values(spec.na_values)
+        #: The columns used, for --verbose (set by :meth:`select` or the command).
+        self.used: list[str] = []
         try:
             self.reader: TableReader = open_reader(self.source, self.fmt, self.dialect,
                                                    spec.chunk_rows)
             self._iter: Iterator[Chunk] | None = iter(self.reader)
             self.first: Chunk | None = next(self._iter, None)
-            self.kinds: ColumnKinds = column_kinds(self.reader, self.first)
+            self.kinds: ColumnKinds = column_kinds(self.reader, self.first, self.missing)
         except BaseException:
             reader = getattr(self, "reader", None)
             if reader is not None:
@@ -135,13 +147,52 @@ class Job:
         *,
         require: bool = True,
     ) -> Selection:
-        sel = select(self.names, self.kinds, columns=columns, exclude=exclude, reserved=reserved)
+        sel = select(self.names, self.kinds, columns=columns, exclude=exclude, reserved=reserved,
+                     reader=self.reader)
         if require and not sel.used and self.first is not None and self.first.num_rows:
-            raise UsageError(f"{self.display}: no numeric columns to work on (see --columns)")
+            raise UsageError(f"{self.display}: no numeric columns to work on (see --columns)"
+                             + self._delimiter_hint())
+        self.note_used(sel.used)
         return sel
 
+    def _delimiter_hint(self) -> str:
+        """A header read as one column that holds another separator: suggest --delimiter."""
+        if len(self.names) != 1 or self.fmt == "parquet":
+            return ""
+        for sep, shown in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+            if sep != self.dialect.delimiter and sep in self.names[0]:
+                return (f"; the header is one column {self.names[0]!r}: if the separator is "
+                        f"{shown}, give --delimiter {shown}")
+        return ""
+
+    def note_used(self, indices: Sequence[int]) -> None:
+        """Record columns in use (for --verbose)."""
+        for i in indices:
+            if self.names[i] not in self.used:
+                self.used.append(self.names[i])
+
+    def column_report(self) -> str:
+        """Which columns were used and which passed through (and why), for --verbose."""
+        def shown(name: str) -> str:
+            return repr(name) if name != name.strip() or not name else name
+
+        def listing(items: list[str]) -> str:
+            shown = items[:20]
+            more = f", ... ({len(items)} in all)" if len(items) > 20 else ""
+            return ", ".join(shown) + more
+
+        used = set(self.used)
+        passed = [
+            f"{shown(n)} ({why})" if (why := self.kinds.why_passed(i)) else shown(n)
+            for i, n in enumerate(self.names) if n not in used
+        ]
+        out = f"columns used: {listing([shown(n) for n in self.used]) or 'none'}"
+        if passed:
+            out += f"; passed through: {listing(passed)}"
+        return out
+
     def converter(self, indices: Sequence[int]) -> Converter:
-        return Converter(self.reader, indices)
+        return Converter(self.reader, indices, self.missing)
 
     def _tick(self, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
         for chunk in chunks:
@@ -201,12 +252,23 @@ def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
     return ","
 
 
+def _check_distinct(names: Sequence[str], fmt: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise UsageError(f"column name {name!r} is repeated in the header: {fmt.capitalize()} "
+                             "output needs distinct names (write CSV, or rename the columns)")
+        seen.add(name)
+
+
 class Output:
     """An open destination and the writer on it; commit on success, roll back on failure."""
 
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
                  default_fmt: str = "csv") -> None:
         self.fmt = resolve_output_format(out.path, out.fmt, default_fmt)
+        if self.fmt in ("parquet", "json"):
+            _check_distinct(schema.names, self.fmt)
         self.dest = Destination(out.path, self.fmt, input_path=job.spec.path)
         self.delimiter = output_delimiter(job, out, self.fmt)
         self.header = job.dialect.header

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import float_schema, reassemble
+from .columns import check_numbers, float_schema, reassemble, repeated_message
 from .errors import DataError, UsageError
 from .io.arrays import to_arrow
 from .io.reader import Chunk
@@ -51,13 +51,16 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
         if feature not in job.names:
             raise DataError(f"the model's feature {feature!r} is not in the input",
                             source=job.display)
+        if job.names.count(feature) > 1:
+            raise DataError(repeated_message(job.names, feature) + "; the model's feature "
+                            "cannot be told apart: rename the columns", source=job.display)
     if name in job.names:
         raise UsageError(f"the input already has a column {name!r}; choose --name")
     indices = [job.names.index(f) for f in model.features]
-    for f, i in zip(model.features, indices, strict=True):
-        if job.first is not None and job.first.num_rows and not job.kinds.parses[i]:
-            raise DataError(f"the model's feature {f!r} does not hold numbers",
-                            source=job.display)
+    for i in indices:
+        if job.first is not None and job.first.num_rows:
+            check_numbers(job.reader, job.kinds, i, "the model's feature", usage=False)
+    job.note_used(indices)
     conv = job.converter(indices)
     typed = typed_output(out)
     schema = float_schema(job.reader.schema, indices, only_text=True) if typed else (

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import DataError, UsageError
+from ..errors import DataError
 from .formats import CsvDialect
 from .source import Prefixed, Source
 
@@ -176,14 +176,11 @@ class CsvReader(TableReader):
                                      delimiter=self.dialect.delimiter))
             found = (record, len(prefix) - bom)
         record, nbytes = found
+        if not record:  # blank lines only: as empty as an empty file
+            raise DataError("the input is empty (no header row)", source=self.source.display)
         if self.dialect.header:
-            names = list(record)
-            seen: set[str] = set()
-            for name in names:
-                if name in seen:
-                    raise UsageError(f"{self.source.display}: duplicate column name {name!r}")
-                seen.add(name)
-            return names, bom + nbytes
+            # A repeated name is allowed: such columns pass through (see normcli.columns).
+            return list(record), bom + nbytes
         return [f"column_{i + 1}" for i in range(len(record))], bom
 
     def _choose_block_size(self, body: bytes) -> int:
