@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -115,29 +116,53 @@ def test_broken_pipe_closed_reader(medium_csv: Path) -> None:
     assert err == b""
 
 
-def _signal_run(tmp_path: Path, big_csv: Path, sig: int) -> tuple[int, bytes, Path]:
+def _signal_run(tmp_path: Path, sig: int) -> tuple[int, bytes, Path]:
+    """Interrupt a run that cannot finish first: its standard input never ends (a thread keeps
+    feeding rows until the process exits), so the signal always meets it mid-write."""
     dest = tmp_path / "out.csv"
     dest.write_bytes(b"before\n")
-    proc = subprocess.Popen([*CMD, "normalize", "--scale", "zscore", str(big_csv), str(dest)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen([*CMD, "normalize", "--chunk-rows", "500", "-", str(dest)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=_env())
+    assert proc.stdin is not None
+    stdin = proc.stdin
+    rows = b"".join(b"%d,%d,r%d\n" % (i, i + 1, i) for i in range(5000))
+
+    def feed() -> None:
+        try:
+            stdin.write(b"a,b,label\n")
+            while proc.poll() is None:
+                stdin.write(rows)
+                stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the process exited (or its standard input was closed)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     # wait until the output is being written (its temporary file exists), then interrupt
     deadline = time.monotonic() + 60
     while not leftover_temp_files(tmp_path):
-        if proc.poll() is not None or time.monotonic() > deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        if time.monotonic() > deadline:
             proc.kill()
-            proc.communicate()
-            pytest.skip("the run finished before it could be interrupted")
+            proc.wait()
+            pytest.fail("no temporary output file within 60 s")
         time.sleep(0.01)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, err, dest
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    feeder.join(timeout=10)
+    err = proc.stderr.read() if proc.stderr else b""
+    return code, err, dest
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_mid_write(tmp_path: Path, big_csv: Path, sig: int, code: int) -> None:
-    returncode, err, dest = _signal_run(tmp_path, big_csv, sig)
-    if returncode == 0:
-        pytest.skip("the run finished before the signal arrived")
+def test_signal_mid_write(tmp_path: Path, sig: int, code: int) -> None:
+    returncode, err, dest = _signal_run(tmp_path, sig)
     assert returncode == code
     lines = err.decode().splitlines()
     assert len(lines) == 1, err

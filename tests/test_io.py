@@ -60,10 +60,16 @@ def test_passthrough_text_byte_exact(tmp_path: Path) -> None:
     got = parse_csv(out)
     assert [r[0] for r in got[1:]] == TEXTS
     # byte level: the writer quotes exactly what CSV needs, like Python's csv QUOTE_MINIMAL
-    expected_text = io.StringIO()
-    w = csv.writer(expected_text, lineterminator="\n")
+    # each record starts with the text as Python's csv module quotes it, then the numbers
+    text = out.decode("utf-8")
+    pos = text.index("\n") + 1  # after the header
     for t in TEXTS:
-        w.writerow([t])
+        expected_text = io.StringIO()
+        csv.writer(expected_text, lineterminator="\n").writerow([t, ""])
+        field = expected_text.getvalue()[:-1]  # 'text,' as csv writes it
+        assert text[pos:pos + len(field)] == field, (t, text[pos:pos + 40])
+        pos = text.index("\n", pos + len(field)) + 1
+    assert pos == len(text)
     assert [line.split(b",")[0] for line in out.split(b"\n")[1:3]] == [b"00501", b"2024-01-05"]
     assert b"123456789012345678901234567890," in out
     assert b'"say ""hi"""' in out and b'"a,b"' in out and '"naïve ☃"'.encode() not in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -287,17 +286,22 @@ def test_fit_path_order_and_warm_start(diabetes) -> None:
     _assert_coef(warm.coef, fit(s, penalty="l1", alpha=0.01, **TIGHT).coef, rel=1e-8)
 
 
-def test_path_performance_p50() -> None:
+def test_path_p50_converges_to_sklearn() -> None:
+    """The whole default l1 path on 50 features converges, to scikit-learn's lasso path (its
+    speed is measured in bench/, not here)."""
+    from sklearn.linear_model import lasso_path
+
     rng = np.random.default_rng(0)
     X = rng.standard_normal((1000, 50))
     y = X[:, :8] @ rng.standard_normal(8) + rng.standard_normal(1000)
     s = _stats(X, y, chunk=1000)
     grid = alpha_grid(s, penalty="l1")
-    t0 = time.perf_counter()
-    for _ in range(6):
-        path = fit_path(s, grid, penalty="l1")
+    path = fit_path(s, grid, penalty="l1", tol=1e-12, max_iter=100000)
     assert all(r.converged for r in path)
-    assert time.perf_counter() - t0 < 2.0
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    _, ref, _ = lasso_path(Xc, yc, alphas=grid, tol=1e-12, max_iter=100000)
+    for j, r in enumerate(path):
+        np.testing.assert_allclose(r.coef, ref[:, j], rtol=1e-6, atol=1e-9)
 
 
 def test_two_thousand_features() -> None:
