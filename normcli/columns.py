@@ -117,10 +117,12 @@ def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds
         # No rows: nothing contradicts numbers, so --columns may name the column; the default
         # selection has nothing to infer from.
         return ColumnKinds([True] * k, [False] * k, [-1] * k, [False] * k, [False] * k)
-    cells = pa.chunked_array([c.cast(pa.string()) if c.type != pa.string() else c
-                              for c in columns], type=pa.string())
+    # One array of all cells, column after column: each kernel then runs once (a regex per
+    # column would be compiled once per column).
+    cells = pa.concat_arrays([c.cast(pa.string()) if c.type != pa.string() else c
+                              for c in columns])
 
-    def mask(arr: pa.ChunkedArray) -> np.ndarray:
+    def mask(arr: pa.Array) -> np.ndarray:
         return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False),
                           dtype=bool).reshape(k, n)
 
