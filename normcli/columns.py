@@ -239,7 +239,8 @@ def check_numbers(
         return
     found = kinds.text_at(index)
     if found is None:
-        raise (UsageError if usage else DataError)(f"{what} {name!r} does not hold numbers")
+        raise (UsageError if usage else DataError)(f"{what} names column {name!r}, which "
+                                                   "does not hold numbers")
     row, text = found
     if kinds.has_number and kinds.has_number[index]:
         raise reader.error_at(row, name, f"not a number: {text!r}")

@@ -226,10 +226,11 @@ def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, 
     f = index_of(job.names, opts.fold_column, "fold column") if opts.fold_column else None
     reserved = [n for n in (opts.target, opts.weights, opts.fold_column) if n]
     if opts.columns is not None:
-        for name in reserved:
-            if name in opts.columns:
-                raise UsageError(f"column {name!r} is the target, weights or fold column; "
-                                 "leave it out of --columns")
+        named = {index_of(job.names, c) for c in opts.columns}  # as select() resolves them
+        for i in (t, w, f):
+            if i is not None and i in named:
+                raise UsageError(f"column {job.names[i]!r} is the target, weights or fold "
+                                 "column; leave it out of --columns")
     sel = job.select(opts.columns, opts.exclude, reserved=reserved, require=False)
     sel = Selection(sel.names, sorted(sel.used))  # the report lists features in input order
     job.note_used([t] + ([w] if w is not None else []))
