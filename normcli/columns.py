@@ -51,8 +51,6 @@ NA_VALUES: tuple[str, ...] = (
     "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 )
-#: Kept for callers of the old name.
-MISSING_TEXT = NA_VALUES
 
 _MISSING = strings(NA_VALUES)
 #: What Arrow's float64 parsing accepts (after trimming spaces), as a pattern: used to tell numbers

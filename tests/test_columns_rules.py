@@ -309,3 +309,57 @@ def test_blank_lines_only_is_an_empty_input(data: bytes) -> None:
     assert fails(["normalize", "-"], 1, input=data) == (
         "<stdin>: the input is empty (no header row)")
 
+
+
+# -- the first-chunk classification agrees with parsing ----------------------------------------
+
+TRICKY = ["1", "-2", "+3", ".5", "5.", "1e5", "1E+5", "1e-400", "1e400", "inf", "-Inf",
+          "INFINITY", "nan", "NaN", " 7 ", "\t8", "1e", "e5", ".", "-", "+", "1,234", "1_000",
+          "0x10", "1d5", "1.2.3", "١٢", "infinit", "abc", "", " ", "00501", "-007",
+          "1234567890123456", "123456789012345", "NA", "n/a", "None", "#N/A", "true"]
+
+
+def _python_kind(cell: str) -> str:
+    """Independent reference: the pandas list for missing, Python's float() for numbers (in
+    ASCII, without the digit separator ``_`` that Python allows and float64 readers do not)."""
+    if cell in NA_VALUES:
+        return "missing"
+    if not cell.strip() or "_" in cell or not cell.isascii():
+        return "text"
+    try:
+        float(cell)
+    except ValueError:
+        return "text"
+    return "number"
+
+
+def test_each_cell_is_classified_as_python_reads_it() -> None:
+    import pyarrow as pa
+
+    from normcli.columns import classify_text
+
+    for cell in TRICKY:
+        kinds = classify_text([pa.array([cell, "1"])], pa.array(list(NA_VALUES), pa.string()))
+        kind = _python_kind(cell)
+        if kind == "text":
+            assert kinds.first_text == [0] and kinds.ambiguous == [True], cell
+        else:
+            assert kinds.first_text == [-1], cell
+
+
+def test_wide_first_chunk_classified_column_by_column() -> None:
+    import pyarrow as pa
+
+    from normcli.columns import classify_text
+
+    rng = np.random.default_rng(5)
+    k, n = 3000, 4
+    cells = rng.choice(TRICKY, size=(k, n))
+    kinds = classify_text([pa.array(list(col)) for col in cells],
+                          pa.array(list(NA_VALUES), pa.string()))
+    for j, col in enumerate(cells):
+        ref = [_python_kind(c) for c in col]
+        text = [i for i, r in enumerate(ref) if r == "text"]
+        assert kinds.first_text[j] == (text[0] if text else -1)
+        assert kinds.has_number[j] == ("number" in ref)
+        assert kinds.parses[j] == (not text)
