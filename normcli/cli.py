@@ -29,7 +29,7 @@ from .errors import (
     NormcliError,
 )
 from .options import common_options
-from .pipeline import InputSpec, OutputSpec, choose_memory_pool, open_job
+from .pipeline import InputSpec, Job, OutputSpec, choose_memory_pool, open_job
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -95,7 +95,7 @@ class Session:
         self._progress = Progress(size)
         return self._progress
 
-    def finish(self, message: str, job: Any = None) -> None:
+    def finish(self, message: str, job: Job | None = None) -> None:
         if self._progress is not None:
             self._progress.close()
         if self.verbose and not self.quiet:
@@ -124,7 +124,7 @@ def _input_spec(kw: dict[str, Any]) -> InputSpec:
 
 def _na_values(text: str | None) -> tuple[str, ...] | None:
     """``--na-values A,B`` as a tuple (an empty cell is always missing besides)."""
-    return None if text is None else tuple(v for v in text.split(","))
+    return None if text is None else tuple(text.split(","))
 
 
 def _output_spec(kw: dict[str, Any]) -> OutputSpec:
