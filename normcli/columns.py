@@ -31,7 +31,6 @@ Naming one (``--columns``, ``-y``, ...), or a default selection that would use o
 
 from __future__ import annotations
 
-import difflib
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -195,6 +194,8 @@ def unknown_message(names: Sequence[str], name: str, what: str = "column") -> st
         msg += (f"; the header has {spaced[0]!r}, with spaces: name it with them, "
                 f"e.g. {shlex.quote(spaced[0])}")
     else:
+        import difflib  # only for this message (start-up time)
+
         close = difflib.get_close_matches(name, list(dict.fromkeys(names)), n=3, cutoff=0.6)
         if close:
             msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
