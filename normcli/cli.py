@@ -239,12 +239,17 @@ def fit(**kw: Any) -> None:
         alphas=fit_mod.parse_alphas(kw["alphas"]) if kw["alphas"] else None,
         n_alphas=kw["n_alphas"], eps=kw["eps"], fold_column=kw["fold_column"], seed=kw["seed"],
         select=kw["select"], drop_missing=kw["drop_missing"], columns=parse_list(kw["columns"]),
-        exclude=parse_list(kw["exclude"]), plot=kw["plot"],
+        exclude=parse_list(kw["exclude"]), plot=kw["plot"], path=kw["path_file"],
+        plot_log_mse=kw["plot_log_mse"],
     )
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
         report = fit_mod.run(job, _output_spec(kw), opts)
     if report.dropped and not session.quiet:
         click.echo(f"normcli: dropped {report.dropped:,} rows with missing values", err=True)
+    order = report.stats.selection if report.stats is not None else None
+    if order and session.verbose and not session.quiet:
+        click.echo("normcli: selection order: " + ", ".join(
+            f"{e.feature} (alpha {e.alpha:.6g})" for e in order), err=True)
     warning = report.warning()
     if warning and not session.quiet:
         click.echo(f"normcli: warning: {warning}", err=True)
@@ -268,7 +273,10 @@ def predict(**kw: Any) -> None:
         raise click.UsageError("predict takes its features from the model; drop --columns and "
                                "--exclude")
     with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
-        rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
+        if kw["selected"]:
+            rows = predict_mod.run_selected(job, _output_spec(kw), kw["model"])
+        else:
+            rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
     session.finish(f"predicted {rows:,} rows", job)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,14 @@ import pyarrow.compute as pc
 from . import __version__
 from .columns import Selection, check_numbers, index_of
 from .errors import DataError, UsageError
+from .fit_report import (
+    Stats,
+    check_path_columns,
+    check_side_paths,
+    summarize,
+    write_path_table,
+    write_text,
+)
 from .io.arrays import codes, strings, to_arrow
 from .io.formats import resolve_output_format
 from .io.reader import Chunk
@@ -61,6 +70,8 @@ class FitOptions:
     columns: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
     plot: str | None = None
+    path: str | None = None
+    plot_log_mse: bool = False
 
 
 @dataclass
@@ -75,6 +86,7 @@ class FitReport:
     sum_w: float
     cv: CVResult | None = None
     path: list[FitResult] = field(default_factory=list)
+    stats: Stats | None = None
 
     def warning(self) -> str | None:
         r = self.result
@@ -108,6 +120,8 @@ class FitReport:
             "tol": self.options.tol,
             "max_iter": self.options.max_iter,
         }
+        if self.stats is not None:
+            out.update(self.stats.to_json(self.features))
         if self.cv is not None:
             cv = self.cv
             out["cv"] = {
@@ -121,6 +135,8 @@ class FitReport:
                 "alpha_min": cv.alpha_min,
                 "alpha_1se": cv.alpha_1se,
             }
+            if self.stats is not None:
+                out["cv"].update(self.stats.cv_json())
         finite: dict[str, Any] = _finite(out)
         return finite
 
@@ -214,6 +230,9 @@ def _check_options(opts: FitOptions) -> None:
         raise UsageError("--eps must be between 0 and 1")
     if opts.select not in ("min", "1se"):
         raise UsageError("--select must be min or 1se")
+    if opts.path is not None and opts.penalty == "none":
+        raise UsageError("--path writes the regularization path; it needs --penalty l1, l2 or "
+                         "elasticnet")
 
 
 def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, int | None]:
@@ -268,9 +287,18 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     """Read ``job`` once into sufficient statistics, solve, and write the model to ``out``."""
     _check_options(opts)
     sel, t_idx, w_idx, f_idx = _selection(job, opts)
+    if opts.path is not None:
+        check_path_columns(sel.used_names)
     # Resolve the destinations before reading: a bad one fails fast.
-    fmt = resolve_output_format(out.path, out.fmt, "csv")
+    fmt = report_format(out)
     dest = Destination(out.path, fmt, input_path=job.spec.path)
+    check_side_paths(job.spec.path, out.path, {"--plot": opts.plot, "--path": opts.path})
+    path_dest = None
+    if opts.path is not None:
+        path_fmt = resolve_output_format(opts.path, None, "csv")
+        if path_fmt == "parquet" and opts.path == "-":
+            raise UsageError("--path: give a file name")
+        path_dest = Destination(opts.path, path_fmt, input_path=job.spec.path)
     plot_dest = None
     if opts.plot is not None:
         from .plot import check_available
@@ -287,21 +315,45 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
         name = [*sel.used_names, opts.target][int(np.flatnonzero(~finite)[0])]
         raise DataError("values too large: their squares overflow float64; rescale the column",
                         source=job.display, column=name)
-    result, cv_result, path = _solve(acc, total, opts, dropped, want_path=plot_dest is not None)
+    # The full-data path on the grid: the plot, --path and cv.n_nonzero read it (the selection
+    # order too; without it, summarize() fits the path only down to the chosen alpha).
+    want_path = plot_dest is not None or path_dest is not None or opts.cv is not None
+    result, cv_result, path = _solve(acc, total, opts, dropped, want_path=want_path)
+    try:
+        stats = summarize(total, acc.folds() if cv_result is not None else [], result,
+                          cv_result, path, sel.used_names, opts)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
     report = FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
-                       cv_result, path)
+                       cv_result, stats.path, stats)
 
     with dest as fh:
         if fmt == "json":
             fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
+        elif fmt == "text":
+            write_text(fh, report)
         else:
             write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
+    if path_dest is not None:  # after the model, as the plot
+        with path_dest as tfh:
+            write_path_table(tfh, report, path_dest.fmt,
+                             output_delimiter(job, out, path_dest.fmt))
     if plot_dest is not None:  # after the model: a side file never lands without it
         from .plot import plot_report
 
         with plot_dest as pfh:
             plot_report(report, pfh)
     return report
+
+
+def report_format(out: OutputSpec) -> str:
+    """The model's format: as asked, ``.txt`` is the text summary, and the text summary is the
+    default when it goes to a terminal."""
+    if out.fmt is None and out.path is not None and out.path.lower().endswith(".txt"):
+        return "text"
+    if out.fmt is None and (out.path is None or out.path == "-") and sys.stdout.isatty():
+        return "text"
+    return resolve_output_format(out.path, out.fmt, "csv")
 
 
 def _accumulate(

@@ -33,8 +33,9 @@ io_options = _apply(
         ),
         click.option(
             "--output-format",
-            type=click.Choice(["csv", "tsv", "parquet", "json"]),
-            help="Output format (default: from the extension; standard output: csv).",
+            type=click.Choice(["csv", "tsv", "parquet", "json", "text"]),
+            help="Output format (default: from the extension; standard output: csv). "
+            "text: fit's readable summary.",
         ),
         click.option(
             "--delimiter",
@@ -266,6 +267,16 @@ fit_options = _apply(
             metavar="FILE.png",
             help="Draw the coefficient path and the CV curve (needs normcli[plot]).",
         ),
+        click.option(
+            "--plot-log-mse", is_flag=True, help="Draw the CV curve of --plot on a log MSE axis."
+        ),
+        click.option(
+            "--path",
+            "path_file",
+            metavar="FILE.csv",
+            help="Also write the coefficients at every alpha of the grid "
+            "(alpha,n_nonzero,cv_mse,cv_mse_se,<feature>...).",
+        ),
     ]
 )
 
@@ -280,6 +291,13 @@ predict_options = _apply(
         ),
         click.option(
             "--name", default="prediction", show_default=True, help="Name of the new column."
+        ),
+        click.option(
+            "--selected",
+            is_flag=True,
+            help="Write the model's selected features (non-zero coefficients, in selection "
+            "order) as a table feature,coefficient,entry_alpha instead of predictions; INPUT "
+            "is only checked to hold them.",
         ),
     ]
 )

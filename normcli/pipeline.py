@@ -267,6 +267,9 @@ class Output:
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
                  default_fmt: str = "csv") -> None:
         self.fmt = resolve_output_format(out.path, out.fmt, default_fmt)
+        if self.fmt == "text":
+            raise UsageError("--output-format text is fit's summary; choose csv, tsv, parquet "
+                             "or json")
         if self.fmt in ("parquet", "json"):
             _check_distinct(schema.names, self.fmt)
         self.dest = Destination(out.path, self.fmt, input_path=job.spec.path)

@@ -76,3 +76,37 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
 
     with Output(job, out, schema) as output:
         return output.write_all(job.chunks(), one)
+
+
+def run_selected(job: Job, out: OutputSpec, model_path: str) -> int:
+    """``predict --selected``: the model's non-zero features as ``feature,coefficient,
+    entry_alpha`` (selection order for l1/elastic net, else input order); returns the rows.
+
+    INPUT is only checked to hold every selected feature, so the list names columns the data
+    has."""
+    model = Model.load(model_path)
+    try:
+        with open(model_path, encoding="utf-8") as fh:
+            data: Any = json.load(fh)
+        order = data.get("selection_order") or []
+        entry = {str(e["feature"]): float(e["alpha"]) for e in order}
+    except (OSError, json.JSONDecodeError, TypeError, KeyError, ValueError,
+            AttributeError) as exc:
+        raise DataError("the model's selection_order is malformed", source=model_path) from exc
+    coef = dict(zip(model.features, model.coef.tolist(), strict=True))
+    selected = [f for f in model.features if coef[f] != 0.0]
+    ranked = [f for f in entry if f in selected]
+    names = ranked + [f for f in selected if f not in entry]
+    for feature in names:
+        if feature not in job.names:
+            raise DataError(f"the model's feature {feature!r} is not in the input",
+                            source=job.display)
+    schema = pa.schema([pa.field("feature", pa.string()), pa.field("coefficient", pa.float64()),
+                        pa.field("entry_alpha", pa.float64())])
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(names, type=pa.string()),
+         pa.array([coef[f] for f in names], type=pa.float64()),
+         pa.array([entry.get(f) for f in names], type=pa.float64())], schema=schema)
+    with Output(job, out, schema) as output:
+        output.write(batch)
+    return len(names)
