@@ -218,6 +218,8 @@ Examples:
   normcli fit -y price --penalty l1 --cv 5 sales.parquet model.json  # JSON report
   normcli fit -y y --penalty enet --l1-ratio 0.7 --cv 10 --select 1se data.csv.gz model.json
   normcli fit -y y --penalty none --weights w data.csv
+  normcli fit -y y --penalty none --output-format text data.csv   # like R's summary(lm)
+  normcli fit -y y --penalty l1 --cv 5 --path path.csv data.csv model.json
 """
 
 

@@ -31,7 +31,7 @@ from .fit_report import (
     write_text,
 )
 from .io.arrays import codes, strings, to_arrow
-from .io.formats import resolve_output_format
+from .io.formats import format_of, resolve_output_format
 from .io.reader import Chunk
 from .io.writer import Destination, make_writer
 from .pipeline import Job, OutputSpec, ordered_map, output_delimiter
@@ -295,9 +295,9 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     check_side_paths(job.spec.path, out.path, {"--plot": opts.plot, "--path": opts.path})
     path_dest = None
     if opts.path is not None:
-        path_fmt = resolve_output_format(opts.path, None, "csv")
-        if path_fmt == "parquet" and opts.path == "-":
-            raise UsageError("--path: give a file name")
+        path_fmt = format_of(opts.path)
+        if path_fmt is None:
+            raise UsageError(f"--path {opts.path}: name a .csv, .tsv, .parquet or .json file")
         path_dest = Destination(opts.path, path_fmt, input_path=job.spec.path)
     plot_dest = None
     if opts.plot is not None:

@@ -275,7 +275,8 @@ def test_path_refusals(diabetes: Any, tmp_path: Path) -> None:
                  ["--penalty", "l1", "--path", str(out)],
                  ["--penalty", "l1", "--path", str(tmp_path / "x.png"), "--plot",
                   str(tmp_path / "x.png")],
-                 ["--penalty", "l1", "--path", "-"]):
+                 ["--penalty", "l1", "--path", "-"],
+                 ["--penalty", "l1", "--path", str(tmp_path / "p.txt")]):
         code, _, err = run_main(["fit", "-y", "target", *args, str(path), str(out)])
         assert code == 2, err
         error_line(err)
