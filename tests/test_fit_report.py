@@ -456,3 +456,20 @@ def test_saturated_ols_has_no_standard_errors(tmp_path: Path) -> None:
     close(rep["r2"], ref.rsquared)
     assert rep["r2_adj"] is None and rep["f_statistic"] is None
     assert set(rep["std_errors"].values()) == {None} and rep["not_identified"] == []
+
+
+def test_features_entering_between_the_same_grid_alphas_keep_the_lars_order(
+        diabetes: Any, tmp_path: Path) -> None:
+    # A coarse grid: several features enter between the same two grid alphas (ties), and are
+    # ordered by where their correlation meets the penalty (extrapolated along the path).
+    path, X, y, _ = diabetes
+    rep = fit_json(tmp_path, ["-y", "target", "--exclude", "w", "--penalty", "l1", "--alpha",
+                              "0.001", "--n-alphas", "20", "--eps", "1e-5", "--tol", "1e-12",
+                              "--max-iter", "100000", str(path)])
+    _, _, lars_coefs = lars_path(X, y, method="lasso")
+    first = [int(np.flatnonzero(lars_coefs[j])[0]) for j in range(X.shape[1])]
+    expected = [FEATURES[j] for j in sorted(range(X.shape[1]), key=lambda j: first[j])]
+    order = rep["selection_order"]
+    assert [e["feature"] for e in order] == expected
+    alphas = [e["alpha"] for e in order]
+    assert len(set(alphas)) < len(alphas)  # there are ties to break
