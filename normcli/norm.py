@@ -82,7 +82,7 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
 
     if not opts.only and opts.name in job.names:
         raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
-    typed = typed_output(out)
+    typed = typed_output(out, job)
     other_idx = other.indices if other is not None else []
     field = pa.field(opts.name, pa.float64())
     if opts.only:

@@ -29,6 +29,7 @@ from .columns import (
 from .errors import UsageError
 from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
 from .io.reader import Chunk, TableReader, open_reader
+from .io.dataset import is_dataset, is_directory_output
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
 
@@ -108,22 +109,32 @@ class Job:
             raise UsageError("--chunk-rows must be at least 1")
         self.spec = spec
         self.progress = progress
-        self.fmt = resolve_input_format(spec.path, spec.fmt)
+        dataset = None
+        if is_dataset(spec.path):  # a directory, glob or URL (see normcli.io.dataset)
+            from .io.dataset import Dataset
+
+            dataset = Dataset.discover(spec.path, spec.fmt)
+            self.fmt = dataset.fmt
+        else:
+            self.fmt = resolve_input_format(spec.path, spec.fmt)
         if spec.delimiter is not None:
             delimiter = check_delimiter(spec.delimiter, "--delimiter")
         else:
             delimiter = "\t" if self.fmt == "tsv" else ","
         self.dialect = CsvDialect(delimiter, spec.header)
-        self.source = Source(spec.path)
+        self.source = Source(spec.path) if dataset is None else dataset.reader_source()
         self.missing = missing_values(spec.na_values)
         #: The columns used, for --verbose (set by :meth:`select` or the command).
         self.used: list[str] = []
         try:
-            self.reader: TableReader = open_reader(self.source, self.fmt, self.dialect,
-                                                   spec.chunk_rows)
+            self.reader: TableReader = (
+                open_reader(self.source, self.fmt, self.dialect, spec.chunk_rows)
+                if dataset is None else dataset.reader(self.dialect, spec.chunk_rows))
             self._iter: Iterator[Chunk] | None = iter(self.reader)
             self.first: Chunk | None = next(self._iter, None)
             self.kinds: ColumnKinds = column_kinds(self.reader, self.first, self.missing)
+            if dataset is not None:
+                self.kinds = dataset.kinds(self.kinds)
         except BaseException:
             reader = getattr(self, "reader", None)
             if reader is not None:
@@ -236,9 +247,11 @@ def open_job(spec: InputSpec, progress: ProgressHook | None = None) -> Iterator[
         job.close()
 
 
-def typed_output(out: OutputSpec) -> bool:
+def typed_output(out: OutputSpec, job: Job | None = None) -> bool:
     """Whether ``out`` is a typed format (Parquet, JSON), where numbers read from text are
     written as numbers; text formats keep the input's text."""
+    if job is not None and out.fmt is None and is_directory_output(out.path):
+        return job.fmt not in ("csv", "tsv")  # a folder of parts is in the input's format
     return resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
 
 
@@ -263,6 +276,14 @@ def _check_distinct(names: Sequence[str], fmt: str) -> None:
 
 class Output:
     """An open destination and the writer on it; commit on success, roll back on failure."""
+
+    def __new__(cls, job: Job, out: OutputSpec, schema: pa.Schema, *,
+                default_fmt: str = "csv") -> Output:
+        if cls is Output and is_directory_output(out.path):
+            from .io.parts import PartsOutput  # one part per input file
+
+            return super().__new__(PartsOutput)
+        return super().__new__(cls)
 
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
                  default_fmt: str = "csv") -> None:

@@ -62,7 +62,7 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
             check_numbers(job.reader, job.kinds, i, "the model's feature", usage=False)
     job.note_used(indices)
     conv = job.converter(indices)
-    typed = typed_output(out)
+    typed = typed_output(out, job)
     schema = float_schema(job.reader.schema, indices, only_text=True) if typed else (
         job.reader.schema)
     schema = schema.append(pa.field(name, pa.float64()))

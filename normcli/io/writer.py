@@ -55,6 +55,13 @@ def signals_held() -> Iterator[None]:
 class Destination:
     """Where output goes: a path (written atomically) or standard output (``None`` or ``-``)."""
 
+    def __new__(cls, path: str | None, fmt: str, *, input_path: str | None = None) -> Destination:
+        if cls is Destination and path is not None and "://" in path:
+            from .remote import RemoteDestination  # an object-store URL (s3://, gs://)
+
+            return super().__new__(RemoteDestination)
+        return super().__new__(cls)
+
     def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None) -> None:
         self.path = None if path is None or is_std(path) else path
         self.fmt = fmt

@@ -1,0 +1,369 @@
+"""Datasets: a folder or a glob of files read as one table, hive partitions, folder outputs.
+
+The reference for every dataset run is the same command on one file holding the files' rows
+concatenated (written here with the csv module or pyarrow), and scikit-learn where numbers are
+computed.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import error_line, invoke, out_matrix, parse_csv, run_main, write_csv
+from sklearn.linear_model import Ridge
+from sklearn.preprocessing import StandardScaler
+
+from normcli.io.dataset import Dataset
+
+SIZES = (100, 150, 50)  # rows per file; multiples of CHUNK, so chunks match the single file's
+CHUNK = 50
+
+
+def _rows(rng: np.random.Generator, n: int, start: int) -> list[list[object]]:
+    X = rng.normal(size=(n, 3)) * [1.0, 10.0, 1e-3]
+    y = X @ [1.5, -0.2, 300.0] + rng.normal(size=n)
+    return [[float(a), float(b), float(c), f"id{start + i:05d}", float(t)]
+            for i, ((a, b, c), t) in enumerate(zip(X, y, strict=True))]
+
+
+HEADER = ["x1", "x2", "x3", "name", "y"]
+
+
+@pytest.fixture
+def csv_parts(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path, list[int]]:
+    """A folder of three CSV files, and one file with their rows concatenated."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    everything: list[list[object]] = []
+    for i, n in enumerate(SIZES):
+        rows = _rows(rng, n, len(everything))
+        write_csv(folder / f"part-{i}.csv", HEADER, rows)
+        everything += rows
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".hidden.csv").write_bytes(b"not,the,same\n1,2,3\n")
+    single = write_csv(tmp_path / "all.csv", HEADER, everything)
+    return folder, single, list(SIZES)
+
+
+def _hive_parquet(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, pa.Table]:
+    """``data/year=2024|2025|2026/part-0.parquet`` and the concatenated table (no year)."""
+    root = tmp_path / "data"
+    tables = []
+    for year, n in zip((2024, 2025, 2026), SIZES, strict=True):
+        X = rng.normal(size=(n, 3))
+        y = X @ [2.0, -1.0, 0.5] + 0.1 * rng.normal(size=n) + 3.0
+        t = pa.table({"x1": X[:, 0], "x2": X[:, 1], "x3": (X[:, 2] * 10).round().astype(np.int32),
+                      "y": y})
+        (root / f"year={year}").mkdir(parents=True)
+        pq.write_table(t, root / f"year={year}" / "part-0.parquet", row_group_size=50)
+        tables.append(t)
+    return root, pa.concat_tables(tables)
+
+
+# -- reading ---------------------------------------------------------------------------------
+def test_folder_rows_match_the_concatenated_file_byte_for_byte(csv_parts: tuple) -> None:
+    folder, single, _ = csv_parts
+    for args in (["normalize", "--norm", "l1"], ["norm", "--ord", "3"],
+                 ["normalize", "--norm", "max", "--chunk-rows", "7"]):
+        assert invoke([*args, str(folder)]) == invoke([*args, str(single)])
+
+
+def test_zscore_over_the_folder_matches_the_single_file_and_sklearn(csv_parts: tuple) -> None:
+    folder, single, _ = csv_parts
+    args = ["normalize", "--scale", "zscore", "--chunk-rows", str(CHUNK)]
+    got = invoke([*args, str(folder)])
+    assert got == invoke([*args, str(single)])
+    raw = np.array([[float(c) for c in (r[0], r[1], r[2], r[4])]
+                    for r in parse_csv(single.read_bytes())[1:]])
+    expected = StandardScaler().fit_transform(raw)
+    np.testing.assert_allclose(out_matrix(got, ["x1", "x2", "x3", "y"]), expected,
+                               rtol=1e-13, atol=1e-15)
+    # Chunks that do not line up with the files: the same numbers to rounding.
+    other = invoke(["normalize", "--scale", "zscore", "--chunk-rows", "33", str(folder)])
+    np.testing.assert_allclose(out_matrix(other, ["x1", "x2", "x3", "y"]), expected,
+                               rtol=1e-13, atol=1e-15)
+
+
+def test_a_glob_of_compressed_files(tmp_path: Path, csv_parts: tuple) -> None:
+    folder, single, _ = csv_parts
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    for f in sorted(folder.glob("part-*.csv")):
+        (gz / (f.name + ".gz")).write_bytes(gzip.compress(f.read_bytes()))
+    (gz / "notes.txt").write_text("not data")
+    got = invoke(["normalize", "--columns", "x1,x2", str(gz / "*.csv.gz")])
+    assert got == invoke(["normalize", "--columns", "x1,x2", str(single)])
+
+
+def test_files_are_read_in_sorted_path_order(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    (folder / "b").mkdir(parents=True)
+    write_csv(folder / "b" / "x.csv", ["v"], [[3.0]])
+    write_csv(folder / "a.csv", ["v"], [[1.0]])
+    write_csv(folder / "b.csv", ["v"], [[2.0]])
+    out = invoke(["norm", "--ord", "1", str(folder)])
+    assert out == b"v,norm\n1.0,1\n2.0,2\n3.0,3\n"
+
+
+def test_hive_partitions_become_columns(tmp_path: Path, rng: np.random.Generator) -> None:
+    root, table = _hive_parquet(tmp_path, rng)
+    out = tmp_path / "out.parquet"
+    invoke(["norm", "--ord", "2", str(root), str(out)])
+    got = pq.read_table(out)
+    assert got.column_names == ["x1", "x2", "x3", "y", "year", "norm"]
+    assert got.schema.field("year").type == pa.int64()
+    assert got.column("year").to_pylist() == [2024] * 100 + [2025] * 150 + [2026] * 50
+    # year is a label, not a measurement: the norm is over the files' own numeric columns
+    X = np.column_stack([table.column(c).to_numpy().astype(float)
+                         for c in ("x1", "x2", "x3", "y")])
+    np.testing.assert_allclose(got.column("norm").to_numpy(), np.linalg.norm(X, axis=1),
+                               rtol=1e-15)
+    # ... but it can be named
+    only = invoke(["norm", "--only", "--ord", "1", "--columns", "year", str(root)])
+    assert parse_csv(only)[1:4] == [["2024"], ["2024"], ["2024"]]
+
+
+def test_csv_partition_values_are_text(tmp_path: Path) -> None:
+    for month, v in (("01", 1.0), ("11", 2.0)):
+        folder = tmp_path / "d" / f"month={month}" / "city=New%20York"
+        folder.mkdir(parents=True)
+        write_csv(folder / "p.csv", ["v"], [[v]])
+    out = invoke(["norm", "--ord", "1", str(tmp_path / "d")])
+    assert out == b"v,month,city,norm\n1.0,01,New York,1\n2.0,11,New York,2\n"
+
+
+def test_fit_on_a_hive_glob_matches_the_single_file_and_sklearn(
+        tmp_path: Path, rng: np.random.Generator) -> None:
+    root, table = _hive_parquet(tmp_path, rng)
+    single = tmp_path / "all.parquet"
+    pq.write_table(table, single, row_group_size=50)
+    models = []
+    for data in (str(root / "year=*" / "*.parquet"), str(single)):
+        dest = tmp_path / f"model{len(models)}.json"
+        invoke(["fit", "-y", "y", "--penalty", "l2", "--alpha", "0.5", "--chunk-rows", "50",
+                data, str(dest)])
+        models.append(json.loads(dest.read_text()))
+    assert models[0]["coefficients"] == models[1]["coefficients"]
+    assert models[0]["intercept"] == models[1]["intercept"]
+    assert list(models[0]["coefficients"]) == ["x1", "x2", "x3"]  # not year
+    X = np.column_stack([table.column(c).to_numpy().astype(float) for c in ("x1", "x2", "x3")])
+    ref = Ridge(alpha=0.5, tol=1e-12).fit(X, table.column("y").to_numpy())
+    np.testing.assert_allclose(list(models[0]["coefficients"].values()), ref.coef_, rtol=1e-9)
+
+
+def test_cv_folds_are_those_of_the_concatenated_file(tmp_path: Path, csv_parts: tuple) -> None:
+    folder, single, _ = csv_parts
+    reports = []
+    for data, chunk in ((folder, "50"), (single, "50"), (folder, "17")):
+        dest = tmp_path / f"m{len(reports)}.json"
+        invoke(["fit", "-y", "y", "--penalty", "l1", "--cv", "5", "--n-alphas", "8",
+                "--chunk-rows", chunk, str(data), str(dest)])
+        reports.append(json.loads(dest.read_text()))
+    assert reports[0]["cv"] == reports[1]["cv"]
+    assert reports[0]["coefficients"] == reports[1]["coefficients"]
+    # other chunk boundaries: the same folds (from global row numbers), the same numbers to
+    # rounding (statistics merge in another order)
+    np.testing.assert_allclose(reports[2]["cv"]["mse_mean"], reports[1]["cv"]["mse_mean"],
+                               rtol=1e-12)
+    assert reports[2]["cv"]["alpha_min"] == pytest.approx(reports[1]["cv"]["alpha_min"],
+                                                          rel=1e-15)
+
+
+def test_parquet_files_with_other_integer_widths_are_converted(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pq.write_table(pa.table({"a": pa.array([1, 2], pa.int64())}), folder / "0.parquet")
+    pq.write_table(pa.table({"a": pa.array([3], pa.int32())}), folder / "1.parquet")
+    assert invoke(["norm", "--ord", "1", str(folder)]) == b"a,norm\n1,1\n2,2\n3,3\n"
+    pq.write_table(pa.table({"a": pa.array(["x"])}), folder / "2.parquet")
+    code, _, err = run_main(["norm", str(folder)])
+    assert code == 1
+    assert f"{folder / '2.parquet'}: its column types" in error_line(err)
+
+
+# -- errors ----------------------------------------------------------------------------------
+def test_a_bad_cell_names_its_file_and_physical_line(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["v", "w", "t"], [[1.0, 2.0, "s"]] * 5)
+    (folder / "b.csv").write_text('v,w,t\n1,2,"x\ny"\n4,oops,z\n')
+    code, out, err = run_main(["normalize", "--columns", "v,w", str(folder)])
+    assert code == 1
+    assert error_line(err) == (f"normcli: error: {folder / 'b.csv'}, line 4, column 'w': "
+                               "not a number: 'oops'")
+
+
+def test_files_must_agree_on_the_columns(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["v", "w"], [[1.0, 2.0]])
+    write_csv(folder / "b.csv", ["w", "v"], [[1.0, 2.0]])
+    code, _, err = run_main(["normalize", str(folder)])
+    assert code == 1
+    line = error_line(err)
+    assert line.startswith(f"normcli: error: {folder / 'b.csv'}: its columns (w, v)")
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "no files"),
+    ({"a.csv": "v\n1\n", "b.parquet": None}, "a parquet file among csv files"),
+    ({"a.csv": "v\n1\n", "notes.txt": "x"}, "not a CSV, TSV or Parquet file"),
+])
+def test_folders_that_are_not_one_dataset(tmp_path: Path, files: dict, message: str) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for name, text in files.items():
+        if text is None:
+            pq.write_table(pa.table({"v": [1.0]}), folder / name)
+        else:
+            (folder / name).write_text(text)
+    code, _, err = run_main(["normalize", str(folder)])
+    assert code == 2
+    assert message in error_line(err)
+
+
+def test_partition_folders_must_agree(tmp_path: Path) -> None:
+    (tmp_path / "d" / "year=1").mkdir(parents=True)
+    write_csv(tmp_path / "d" / "year=1" / "a.csv", ["v"], [[1.0]])
+    write_csv(tmp_path / "d" / "b.csv", ["v"], [[1.0]])
+    code, _, err = run_main(["normalize", str(tmp_path / "d")])
+    assert code == 1
+    assert "partition folders" in error_line(err)
+
+
+# -- units for an engine ---------------------------------------------------------------------
+def test_units_are_files_and_row_groups_in_row_order(tmp_path: Path,
+                                                     rng: np.random.Generator) -> None:
+    root, _ = _hive_parquet(tmp_path, rng)
+    units = Dataset.discover(str(root), None).units()
+    assert [(u.file.relative, u.row_group, u.row_start, u.num_rows) for u in units] == [
+        ("year=2024/part-0.parquet", 0, 0, 50), ("year=2024/part-0.parquet", 1, 50, 50),
+        ("year=2025/part-0.parquet", 0, 100, 50), ("year=2025/part-0.parquet", 1, 150, 50),
+        ("year=2025/part-0.parquet", 2, 200, 50), ("year=2026/part-0.parquet", 0, 250, 50),
+    ]
+    assert [u.file.partition for u in units][::2] == [("2024",), ("2025",), ("2025",)]
+
+
+# -- folder outputs --------------------------------------------------------------------------
+def _split(data: bytes, sizes: list[int]) -> list[bytes]:
+    """A CSV output cut into parts of ``sizes`` rows, each with the header."""
+    lines = data.decode().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    out, start = [], 0
+    for n in sizes:
+        out.append((header + "".join(body[start:start + n])).encode())
+        start += n
+    return out
+
+
+def test_folder_output_one_part_per_file_with_whole_dataset_statistics(
+        tmp_path: Path, csv_parts: tuple) -> None:
+    folder, single, sizes = csv_parts
+    args = ["normalize", "--scale", "zscore", "--chunk-rows", str(CHUNK)]
+    dest = tmp_path / "out"
+    invoke([*args, str(folder), str(dest) + "/"])
+    assert sorted(os.listdir(dest)) == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    whole = invoke([*args, str(single)])
+    parts = [(dest / f"part-{i}.csv").read_bytes() for i in range(3)]
+    assert parts == _split(whole, sizes)
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")] == []
+
+
+def test_folder_output_keeps_hive_folders_and_leaves_partitions_out(
+        tmp_path: Path, rng: np.random.Generator) -> None:
+    root, table = _hive_parquet(tmp_path, rng)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    invoke(["normalize", "--norm", "l2", str(root), str(dest)])
+    assert (dest / "keep.txt").read_text() == "mine"
+    back = pq.read_table(dest / "year=2025" / "part-0.parquet")
+    assert back.column_names == ["x1", "x2", "x3", "y"]
+    assert back.num_rows == 150
+    # read back as a dataset it is the same table as the single-file output
+    again = tmp_path / "again.parquet"
+    invoke(["norm", "--ord", "1", "--columns", "x1", str(dest / "year=*" / "*.parquet"),
+            str(again)])
+    assert pq.read_table(again).column("year").to_pylist() == pq.read_table(
+        tmp_path / "again.parquet").column("year").to_pylist()
+
+
+def test_folder_output_in_another_format_and_empty_files(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.tsv").write_text("v\tw\n3\t4\n")
+    (folder / "sub" / "b.tsv.gz").write_bytes(gzip.compress(b"v\tw\n"))
+    dest = tmp_path / "out"
+    invoke(["normalize", str(folder), str(dest) + "/", "--output-format", "json"])
+    assert json.loads((dest / "a.json").read_text()) == [{"v": 0.6, "w": 0.8}]
+    assert json.loads((dest / "sub" / "b.json").read_text()) == []
+    invoke(["normalize", str(folder), str(tmp_path / "tsv") + "/"])
+    assert (tmp_path / "tsv" / "a.tsv").read_bytes() == b"v\tw\n0.6\t0.8\n"
+    assert (tmp_path / "tsv" / "sub" / "b.tsv").read_bytes() == b"v\tw\n"
+
+
+def test_folder_output_is_all_or_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["v"], [[1.0]] * 10)
+    (folder / "b.csv").write_text("v\n1\nbad\n")
+    for dest in (tmp_path / "new", tmp_path / "old"):
+        if dest.name == "old":
+            dest.mkdir()
+            (dest / "a.csv").write_text("before")
+        code, _, err = run_main(["normalize", "--norm", "l1", "--chunk-rows", "2", str(folder),
+                                 str(dest) + "/"])
+        assert code == 1, err
+        assert "b.csv, line 3" in error_line(err)
+        if dest.name == "new":
+            assert not dest.exists()
+        else:
+            assert os.listdir(dest) == ["a.csv"]
+            assert (dest / "a.csv").read_text() == "before"
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
+
+
+def test_folder_output_refusals(tmp_path: Path, csv_parts: tuple) -> None:
+    folder, single, _ = csv_parts
+    code, _, err = run_main(["normalize", str(single), str(tmp_path / "o") + "/"])
+    assert code == 2 and "needs a dataset input" in error_line(err)
+    code, _, err = run_main(["normalize", str(folder), str(folder)])
+    assert code == 2 and "would replace an input file" in error_line(err)
+    code, _, err = run_main(["norm", "--axis", "columns", str(folder), str(tmp_path / "c") + "/"])
+    assert code == 2 and "one table" in error_line(err)
+    assert not (tmp_path / "c").exists()
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
+
+
+def test_folder_output_refuses_a_used_partition_column(tmp_path: Path,
+                                                       rng: np.random.Generator) -> None:
+    root, _ = _hive_parquet(tmp_path, rng)
+    code, _, err = run_main(["normalize", "--scale", "minmax", "--columns", "x1,year", str(root),
+                             str(tmp_path / "o") + "/"])
+    assert code == 2 and "partition column 'year' is in use" in error_line(err)
+
+
+def test_csv_module_reads_the_parts(tmp_path: Path, csv_parts: tuple) -> None:
+    """Parts are ordinary CSV files (header, same columns as the input)."""
+    folder, _, sizes = csv_parts
+    dest = tmp_path / "p"
+    invoke(["predict", "--model", str(_model(tmp_path)), str(folder), str(dest) + "/"])
+    for i, n in enumerate(sizes):
+        rows = list(csv.reader(io.StringIO((dest / f"part-{i}.csv").read_text())))
+        assert rows[0] == [*HEADER, "prediction"]
+        assert len(rows) == n + 1
+
+
+def _model(tmp_path: Path) -> Path:
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"coefficients": {"x1": 1.0, "x2": 2.0}, "intercept": 0.5}))
+    return path
