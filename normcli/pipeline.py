@@ -27,9 +27,9 @@ from .columns import (
     select,
 )
 from .errors import UsageError
+from .io.dataset import is_dataset, is_directory_output
 from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
 from .io.reader import Chunk, TableReader, open_reader
-from .io.dataset import is_dataset, is_directory_output
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
 

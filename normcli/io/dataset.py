@@ -249,7 +249,7 @@ class Dataset:
             return fmt
         seen: str | None = None
         first = ""
-        for loc, rel, _ in found:
+        for loc, _rel, _ in found:
             this = format_of(urlsplit(loc).path if is_url(loc) else loc)
             if this not in INPUT_FORMATS:
                 raise UsageError(f"{loc}: not a CSV, TSV or Parquet file by its extension (a "
