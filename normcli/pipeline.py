@@ -27,7 +27,7 @@ from .columns import (
     select,
 )
 from .errors import UsageError
-from .io.dataset import is_dataset, is_directory_output
+from .io.dataset import Dataset, is_dataset, is_directory_output
 from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
 from .io.reader import Chunk, TableReader, open_reader
 from .io.source import Source
@@ -109,14 +109,13 @@ class Job:
             raise UsageError("--chunk-rows must be at least 1")
         self.spec = spec
         self.progress = progress
-        dataset = None
+        dataset: Dataset | None = None
         if is_dataset(spec.path):  # a directory, glob or URL (see normcli.io.dataset)
-            from .io.dataset import Dataset
-
             dataset = Dataset.discover(spec.path, spec.fmt)
             self.fmt = dataset.fmt
         else:
             self.fmt = resolve_input_format(spec.path, spec.fmt)
+        self.dataset = dataset
         if spec.delimiter is not None:
             delimiter = check_delimiter(spec.delimiter, "--delimiter")
         else:
@@ -293,6 +292,8 @@ class Output:
                              "or json")
         if self.fmt in ("parquet", "json"):
             _check_distinct(schema.names, self.fmt)
+        if job.dataset is not None:
+            job.dataset.refuse_input_as_output(out.path)
         self.dest = Destination(out.path, self.fmt, input_path=job.spec.path)
         self.delimiter = output_delimiter(job, out, self.fmt)
         self.header = job.dialect.header

@@ -12,6 +12,10 @@ import gzip
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -289,12 +293,17 @@ def test_folder_output_keeps_hive_folders_and_leaves_partitions_out(
     back = pq.read_table(dest / "year=2025" / "part-0.parquet")
     assert back.column_names == ["x1", "x2", "x3", "y"]
     assert back.num_rows == 150
-    # read back as a dataset it is the same table as the single-file output
+    # read back as a dataset, the parts are the single-file output, year column included
+    whole = tmp_path / "whole.parquet"
+    invoke(["normalize", "--norm", "l2", str(root), str(whole)])
     again = tmp_path / "again.parquet"
-    invoke(["norm", "--ord", "1", "--columns", "x1", str(dest / "year=*" / "*.parquet"),
-            str(again)])
-    assert pq.read_table(again).column("year").to_pylist() == pq.read_table(
-        tmp_path / "again.parquet").column("year").to_pylist()
+    invoke(["norm", "--columns", "x1", str(dest / "year=*" / "*.parquet"), str(again)])
+    assert pq.read_table(again).drop_columns(["norm"]).equals(pq.read_table(whole))
+    X = np.column_stack([table.column(c).to_numpy().astype(float)
+                         for c in ("x1", "x2", "x3", "y")])
+    np.testing.assert_allclose(
+        pq.read_table(whole).select(["x1", "x2", "x3", "y"]).to_pandas().to_numpy(),
+        X / np.linalg.norm(X, axis=1)[:, None], rtol=1e-15)
 
 
 def test_folder_output_in_another_format_and_empty_files(tmp_path: Path) -> None:
@@ -338,6 +347,8 @@ def test_folder_output_refusals(tmp_path: Path, csv_parts: tuple) -> None:
     assert code == 2 and "needs a dataset input" in error_line(err)
     code, _, err = run_main(["normalize", str(folder), str(folder)])
     assert code == 2 and "would replace an input file" in error_line(err)
+    code, _, err = run_main(["normalize", str(folder), str(folder / "part-1.csv")])
+    assert code == 2 and "the output is a file of the input" in error_line(err)
     code, _, err = run_main(["norm", "--axis", "columns", str(folder), str(tmp_path / "c") + "/"])
     assert code == 2 and "one table" in error_line(err)
     assert not (tmp_path / "c").exists()
@@ -367,3 +378,39 @@ def _model(tmp_path: Path) -> Path:
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"coefficients": {"x1": 1.0, "x2": 2.0}, "intercept": 0.5}))
     return path
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_folder_output_leaves_nothing(tmp_path: Path, big_csv: Path, sig: int,
+                                                     code: int) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        os.symlink(big_csv, folder / f"part-{i}.csv")
+    dest = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    proc = subprocess.Popen([sys.executable, "-m", "normcli", "normalize", "--scale", "zscore",
+                             str(folder), str(dest) + "/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+    def writing() -> bool:  # the second pass has started writing its first part
+        return any(n.endswith(".normcli-tmp") and (tmp_path / n / "part-0.csv").exists()
+                   for n in os.listdir(tmp_path))
+
+    deadline = time.monotonic() + 120
+    while not writing():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            pytest.skip("the run finished before it could be interrupted")
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal arrived")
+    assert proc.returncode == code
+    assert error_line(err.decode()).startswith("normcli: error: ")
+    assert not dest.exists()
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")] == []

@@ -295,6 +295,19 @@ class Dataset:
             return pa.int64()
         return pa.string()
 
+    def refuse_input_as_output(self, path: str | None) -> None:
+        """Exit 2 if ``path`` (an output file) is one of the dataset's files."""
+        if path is None or path == "-":
+            return
+        for f in self.files:
+            if is_url(f.location) or is_url(path):
+                same = f.location == path
+            else:
+                same = os.path.exists(path) and os.path.samefile(path, f.location)
+            if same:
+                raise UsageError(f"{path}: the output is a file of the input; write to another "
+                                 "file")
+
     # -- reading -----------------------------------------------------------------------------
     def reader_source(self) -> DatasetSource:
         return DatasetSource(self.spec)
@@ -389,6 +402,14 @@ class MultiReader(TableReader):
         #: (first global row, reader) of every file opened so far, in order.
         self._spans: list[tuple[int, TableReader]] = []
         self._current: TableReader | None = None
+        try:
+            self._set_up()
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_up(self) -> None:
+        dataset = self.dataset
         first = self._open(0)
         self._first: TableReader | None = first
         self.file_names = list(first.names)
