@@ -118,6 +118,21 @@ def test_files_are_read_in_sorted_path_order(tmp_path: Path) -> None:
     assert out == b"v,norm\n1.0,1\n2.0,2\n3.0,3\n"
 
 
+def test_glob_levels(tmp_path: Path) -> None:
+    for rel, v in (("a/x.csv", 1.0), ("a/b/y.csv", 2.0), ("z.csv", 3.0), ("a/b/c/w.tsv", 9.0)):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_csv(tmp_path / rel, ["v"], [[v]])
+    def norms(pattern: str) -> bytes:
+        return invoke(["norm", "--only", "--ord", "1", str(tmp_path) + "/" + pattern])
+    assert norms("*/*.csv") == b"norm\n1\n"
+    assert norms("**/*.csv") == b"norm\n2\n1\n3\n"  # a/b/y.csv < a/x.csv < z.csv
+    assert norms("a/**/?.csv") == b"norm\n2\n1\n"
+    code, _, err = run_main(["norm", str(tmp_path) + "/nothing/*.csv"])
+    assert code == 2 and "no such folder" in error_line(err)
+    code, _, err = run_main(["norm", str(tmp_path) + "/*.parquet"])
+    assert code == 2 and "no files" in error_line(err)
+
+
 def test_hive_partitions_become_columns(tmp_path: Path, rng: np.random.Generator) -> None:
     root, table = _hive_parquet(tmp_path, rng)
     out = tmp_path / "out.parquet"
