@@ -125,7 +125,7 @@ def _split_root(pattern: str) -> tuple[str, str]:
     parts = pattern.split("/")
     for i, part in enumerate(parts):
         if has_magic(part):
-            return "/".join(parts[:i]), "/".join(parts[i:])
+            return "/".join(parts[:i]) or ("/" if i else ""), "/".join(parts[i:])
     return pattern, ""
 
 

@@ -67,6 +67,7 @@ def _endpoint(*names: str) -> tuple[str | None, str | None]:
 
 
 _FS_CACHE: dict[tuple[str, ...], Any] = {}
+_REGIONS: dict[str, str | None] = {}
 
 
 def filesystem(url: str) -> tuple[pafs.FileSystem, str]:
@@ -89,6 +90,17 @@ def filesystem(url: str) -> tuple[pafs.FileSystem, str]:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if region:
             kw["region"] = region
+        elif host is None:
+            # As pyarrow's from_uri does: the bucket's own region, else requests to a bucket
+            # outside the profile's region fail with a redirect.
+            bucket = rest.split("/", 1)[0]
+            if bucket not in _REGIONS:
+                try:
+                    _REGIONS[bucket] = pafs.resolve_s3_region(bucket)
+                except (OSError, pa.ArrowException, ValueError):
+                    _REGIONS[bucket] = None  # the profile's region; the first request says why
+            if _REGIONS[bucket]:
+                kw["region"] = _REGIONS[bucket]
     else:
         host, web = _endpoint("STORAGE_EMULATOR_HOST", "CLOUD_STORAGE_EMULATOR_ENDPOINT")
         if host is not None:
