@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 
@@ -27,11 +27,14 @@ from .columns import (
     select,
 )
 from .errors import UsageError
-from .io.dataset import Dataset, is_dataset, is_directory_output
 from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
+from .io.paths import is_dataset, is_directory_output
 from .io.reader import Chunk, TableReader, open_reader
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
+
+if TYPE_CHECKING:
+    from .io.dataset import Dataset
 
 #: Called after each chunk with (rows done, input bytes done or None when unknown).
 ProgressHook = Callable[[int, int | None], None]
@@ -111,6 +114,8 @@ class Job:
         self.progress = progress
         dataset: Dataset | None = None
         if is_dataset(spec.path):  # a directory, glob or URL (see normcli.io.dataset)
+            from .io.dataset import Dataset
+
             dataset = Dataset.discover(spec.path, spec.fmt)
             self.fmt = dataset.fmt
         else:

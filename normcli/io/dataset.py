@@ -35,45 +35,14 @@ import pyarrow.parquet as pq
 from ..columns import ColumnKinds
 from ..errors import DataError, UsageError
 from .formats import CsvDialect, format_of
+from .paths import has_magic, is_url, scheme_of
 from .reader import Chunk, CsvReader, ParquetReader, TableReader
-from .remote import RemoteSource, filesystem, first_line, is_url, scheme_of
+from .remote import RemoteSource, filesystem, first_line
 from .source import Source
 
-_MAGIC = re.compile(r"[*?[]")
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 INPUT_FORMATS = ("csv", "tsv", "parquet")
-
-
-def has_magic(path: str) -> bool:
-    return bool(_MAGIC.search(path))
-
-
-def is_dataset(path: str) -> bool:
-    """Whether ``INPUT`` is read through this module (anything but one local file or ``-``)."""
-    if path == "-":
-        return False
-    if is_url(path):
-        return True
-    if os.path.isdir(path):
-        return True
-    return has_magic(path) and not os.path.exists(path)
-
-
-def is_directory_output(path: str | None) -> bool:
-    """Whether ``OUTPUT`` is a folder of parts: it ends in ``/``, or names an existing folder
-    (an object-store prefix holding objects)."""
-    if path is None or path == "-":
-        return False
-    if path.endswith("/"):
-        return True
-    if is_url(path):
-        if scheme_of(path) in ("http", "https"):
-            return False
-        from .remote import file_type
-
-        return file_type(path) == "directory"
-    return os.path.isdir(path)
 
 
 @dataclass(frozen=True)

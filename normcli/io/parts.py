@@ -30,8 +30,9 @@ from ..errors import NormcliError, UsageError
 from ..pipeline import Job, Output, OutputSpec, ordered_map, output_delimiter
 from .dataset import MultiReader
 from .formats import format_of, split_compression
+from .paths import is_url
 from .reader import Chunk
-from .remote import filesystem, first_line, is_url
+from .remote import filesystem, first_line
 from .writer import TableWriter, make_writer, signals_held
 
 EXTENSIONS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -28,25 +27,17 @@ import pyarrow as pa
 
 from ..errors import DataError, NormcliError, UsageError
 from .formats import split_compression
+from .paths import scheme_of
 from .source import Source
 from .writer import Destination, signals_held
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Schemes normcli reads; the object stores are also written.
 READ_SCHEMES = ("s3", "gs", "gcs", "http", "https")
 WRITE_SCHEMES = ("s3", "gs", "gcs")
 HTTP_TIMEOUT = 60.0
-
-
-def is_url(path: str | None) -> bool:
-    return path is not None and bool(_URL.match(path))
-
-
-def scheme_of(url: str) -> str:
-    return url.split("://", 1)[0].lower()
 
 
 def first_line(exc: BaseException) -> str:
