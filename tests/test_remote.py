@@ -155,3 +155,21 @@ def test_http_two_passes_in_a_process(tmp_path: Path, http_root: tuple[str, Path
                        capture_output=True, env=env, timeout=120)
     assert p.returncode == 0 and p.stderr == b""
     assert p.stdout == invoke(["normalize", "--scale", "zscore", str(src)])
+
+
+def test_a_failed_run_leaves_nothing_in_the_bucket(tmp_path: Path, s3: S3Bucket) -> None:
+    s3.put("in/a.csv", b"v\n" + b"1\n" * 50)
+    s3.put("in/b.csv", b"v\n1\n2\nbad\n")
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--chunk-rows", "10",
+                             "--save-params", s3.url("p.json"), s3.url("in/"), s3.url("out/")])
+    assert code == 1
+    assert error_line(err) == (f"normcli: error: {s3.url('in/b.csv')}, line 4, column 'v': "
+                               "not a number: 'bad'")
+    assert [k for k in s3.keys() if not k.endswith("/")] == ["in/a.csv", "in/b.csv"]
+    s3.put("in/b.csv", b"v\n1\n2\n3\n")
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", s3.url("p.json"),
+                             s3.url("in/"), s3.url("out/")])
+    assert code == 0, err
+    assert [k for k in s3.keys() if not k.endswith("/")] == [
+        "in/a.csv", "in/b.csv", "out/a.csv", "out/b.csv", "p.json"]
+    assert json.loads(s3.get("p.json"))["columns"]["v"]["count"] == 53
