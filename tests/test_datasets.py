@@ -27,6 +27,7 @@ from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
 from normcli.io.dataset import Dataset
+from normcli.io.formats import CsvDialect
 
 SIZES = (100, 150, 50)  # rows per file; multiples of CHUNK, so chunks match the single file's
 CHUNK = 50
@@ -270,6 +271,40 @@ def test_units_are_files_and_row_groups_in_row_order(tmp_path: Path,
         ("year=2025/part-0.parquet", 2, 200, 50), ("year=2026/part-0.parquet", 0, 250, 50),
     ]
     assert [u.file.partition for u in units][::2] == [("2024",), ("2025",), ("2025",)]
+
+
+def _chunks(reader: object) -> list[tuple[int, pa.Table]]:
+    return [(c.row_start, pa.Table.from_batches([c.batch])) for c in reader]  # type: ignore
+
+
+def test_unit_readers_give_the_dataset_s_rows(tmp_path: Path, rng: np.random.Generator) -> None:
+    root, table = _hive_parquet(tmp_path, rng)
+    ds = Dataset.discover(str(root), None)
+    dialect = CsvDialect()
+    whole = _chunks(ds.reader(dialect, 20))
+    pieces = [c for u in ds.units() for c in _chunks(ds.unit_reader(u, dialect, 20))]
+    assert [r for r, _ in pieces] == list(range(0, 300, 20)) == [r for r, _ in whole]
+    assert pa.concat_tables(t for _, t in pieces).equals(pa.concat_tables(t for _, t in whole))
+    assert pa.concat_tables(t for _, t in pieces).drop_columns(["year"]).equals(table)
+    unit = ds.units()[3]  # the second row group of year=2025: file rows 50..99
+    reader = ds.unit_reader(unit, dialect)
+    list(reader)
+    err = reader.error_at(unit.row_start + 7, "x1", "boom")
+    assert str(err) == f"{root / 'year=2025' / 'part-0.parquet'}, column 'x1': row 58: boom"
+
+
+def test_csv_units_are_files(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["v"], [[1.0], [2.0]])
+    (folder / "b.csv").write_text("v\n3\n\n4\n")
+    ds = Dataset.discover(str(folder), None)
+    units = ds.units()
+    assert [(u.file.relative, u.row_group, u.row_start) for u in units] == [
+        ("a.csv", None, 0), ("b.csv", None, None)]
+    reader = ds.unit_reader(units[1], CsvDialect())
+    assert [c.batch.column(0).to_pylist() for c in reader] == [["3", "4"]]
+    assert reader.error_at(1, "v", "bad").line == 4  # b.csv's physical line
 
 
 # -- folder outputs --------------------------------------------------------------------------

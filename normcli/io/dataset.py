@@ -36,7 +36,7 @@ from ..columns import ColumnKinds
 from ..errors import DataError, UsageError
 from .formats import CsvDialect, format_of
 from .paths import has_magic, is_url, scheme_of
-from .reader import Chunk, CsvReader, ParquetReader, TableReader
+from .reader import DEFAULT_PARQUET_ROWS, Chunk, CsvReader, ParquetReader, TableReader
 from .remote import RemoteSource, filesystem, first_line
 from .source import Source
 
@@ -299,13 +299,20 @@ class Dataset:
     def reader(self, dialect: CsvDialect, chunk_rows: int | None = None) -> MultiReader:
         return MultiReader(self, dialect, chunk_rows)
 
+    def unit_reader(self, unit: Unit, dialect: CsvDialect,
+                    chunk_rows: int | None = None) -> MultiReader:
+        """A reader of one unit alone (what an engine's worker reads): its chunks carry the
+        global row numbers of :meth:`units` (from 0 for a CSV file, whose start is unknown
+        without reading the files before it), partition columns and located errors."""
+        return MultiReader(self, dialect, chunk_rows, unit=unit)
+
     def units(self) -> list[Unit]:
         """The work units: one per file (CSV/TSV), one per row group (Parquet), in row order."""
         out: list[Unit] = []
         row: int | None = 0
         for i, f in enumerate(self.files):
             if self.fmt != "parquet":
-                out.append(Unit(f, i, None, None, None))
+                out.append(Unit(f, i, None, row, None))
                 row = None  # CSV rows are only known by reading
                 continue
             source = self.source(f)
@@ -324,6 +331,16 @@ class Dataset:
                 if row is not None:
                     row += n
         return out
+
+
+def _numbered(batches: Iterator[pa.RecordBatch], start: int, display: str) -> Iterator[Chunk]:
+    row = start
+    try:
+        for batch in batches:
+            yield Chunk(batch, row)
+            row += batch.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read: {first_line(exc)}", source=display) from exc
 
 
 @dataclass
@@ -361,8 +378,9 @@ class MultiReader(TableReader):
     partition columns appended, and errors located in the file they come from."""
 
     def __init__(self, dataset: Dataset, dialect: CsvDialect,
-                 chunk_rows: int | None = None) -> None:
+                 chunk_rows: int | None = None, *, unit: Unit | None = None) -> None:
         self.dataset = dataset
+        self.unit = unit
         self.dialect = dialect
         self.chunk_rows = chunk_rows
         self.kind = "parquet" if dataset.fmt == "parquet" else "csv"
@@ -438,7 +456,42 @@ class MultiReader(TableReader):
                                                t), n))
         return out
 
+    def _unit_chunks(self, unit: Unit) -> Iterator[Chunk]:
+        i = unit.index
+        if i == 0 and self._first is not None:
+            reader, self._first = self._first, None
+        else:
+            if self._current is not None:
+                self._current.close()
+            reader = self._open(i)
+            self._check(i, reader)
+        row = unit.row_start or 0
+        chunks: Iterator[Chunk] = iter(reader)
+        if unit.row_group is not None:
+            assert isinstance(reader, ParquetReader)
+            meta = reader._file.metadata
+            before = sum(meta.row_group(g).num_rows for g in range(unit.row_group))
+            row -= before  # the file's first row, for locating errors within the file
+            batches = reader._file.iter_batches(
+                batch_size=self.chunk_rows or DEFAULT_PARQUET_ROWS,
+                row_groups=[unit.row_group], use_threads=True)
+            chunks = _numbered(batches, before, reader.source.display)
+        self._spans.append((row, reader))
+        for chunk in chunks:
+            yield self._chunk(i, chunk, row)
+
+    def _chunk(self, i: int, chunk: Chunk, row: int) -> PartChunk:
+        batch = self._conform(i, chunk.batch)
+        if self.dataset.partition_keys:
+            batch = pa.RecordBatch.from_arrays(
+                [*batch.columns, *self._partition_arrays(i, batch.num_rows)],
+                schema=self.schema)
+        return PartChunk(batch, row + chunk.row_start, i)
+
     def __iter__(self) -> Iterator[Chunk]:
+        if self.unit is not None:
+            yield from self._unit_chunks(self.unit)
+            return
         row = 0
         for i in range(len(self.dataset.files)):
             if i == 0 and self._first is not None:
@@ -451,12 +504,7 @@ class MultiReader(TableReader):
             self._spans.append((row, reader))
             rows = 0
             for chunk in reader:
-                batch = self._conform(i, chunk.batch)
-                if self.dataset.partition_keys:
-                    batch = pa.RecordBatch.from_arrays(
-                        [*batch.columns, *self._partition_arrays(i, batch.num_rows)],
-                        schema=self.schema)
-                yield PartChunk(batch, row + chunk.row_start, i)
+                yield self._chunk(i, chunk, row)
                 rows = chunk.row_start + chunk.num_rows
             row += rows
 
@@ -481,7 +529,7 @@ class MultiReader(TableReader):
 
     def rewind(self) -> MultiReader:
         self.close()
-        return MultiReader(self.dataset, self.dialect, self.chunk_rows)
+        return MultiReader(self.dataset, self.dialect, self.chunk_rows, unit=self.unit)
 
     def close(self) -> None:
         try:
