@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, cast
 import pyarrow as pa
 
 from ..errors import NormcliError, UsageError
-from ..pipeline import Job, Output, OutputSpec, ordered_map, output_delimiter
+from ..pipeline import Job, Output, OutputSpec, _check_distinct, ordered_map, output_delimiter
 from .dataset import MultiReader
 from .formats import format_of, split_compression
 from .paths import is_url
@@ -183,6 +183,8 @@ class PartsOutput(Output):
             keep.append(i)
         self._keep = keep
         self.part_schema = pa.schema([schema.field(i) for i in keep])
+        if self.fmt in ("parquet", "json"):
+            _check_distinct(self.part_schema.names, self.fmt)
         files = reader.dataset.files
         self.part_names = [part_name(f.relative, self.fmt) for f in files]
         if len(set(self.part_names)) != len(self.part_names):
