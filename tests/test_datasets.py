@@ -466,3 +466,11 @@ def test_an_interrupted_folder_output_leaves_nothing(tmp_path: Path, big_csv: Pa
     assert error_line(err.decode()).startswith("normcli: error: ")
     assert not dest.exists()
     assert [n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")] == []
+
+
+def test_a_partition_key_that_is_also_a_column(tmp_path: Path) -> None:
+    (tmp_path / "d" / "v=1").mkdir(parents=True)
+    write_csv(tmp_path / "d" / "v=1" / "a.csv", ["v"], [[1.0]])
+    code, _, err = run_main(["normalize", str(tmp_path / "d")])
+    assert code == 1
+    assert "the partition folder 'v' is also a column of the files" in error_line(err)
