@@ -39,6 +39,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*CMD, *args], capture_output=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_zscore_s3_prefix_to_a_local_folder(tmp_path: Path, s3: S3Bucket,
                                             rng: np.random.Generator) -> None:
     """The issue's example, as a real process: normalize --scale zscore 's3://bucket/sales/' out/"""
