@@ -16,10 +16,6 @@ from typing import Any
 import click
 
 from . import __version__, options
-from . import fit as fit_mod
-from . import norm as norm_mod
-from . import normalize as normalize_mod
-from . import predict as predict_mod
 from .columns import parse_list
 from .errors import (
     EXIT_BROKEN_PIPE,
@@ -28,6 +24,10 @@ from .errors import (
     EXIT_USAGE,
     NormcliError,
 )
+from .ops import fit as fit_mod
+from .ops import norm as norm_mod
+from .ops import normalize as normalize_mod
+from .ops import predict as predict_mod
 from .options import common_options
 from .pipeline import InputSpec, Job, OutputSpec, choose_memory_pool, open_job
 

@@ -24,7 +24,7 @@ from .regression.solvers import FitResult, alpha_grid, fit_path
 from .regression.stats import GramStats
 
 if TYPE_CHECKING:
-    from .fit import FitOptions, FitReport
+    from .ops.fit import FitOptions, FitReport
 
 PATH_COLUMNS = ("alpha", "n_nonzero", "cv_mse", "cv_mse_se")
 PENALTY_NAMES = {"none": "least squares (OLS)", "l1": "lasso (l1)", "l2": "ridge (l2)",

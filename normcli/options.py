@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .fit import PENALTY_ALIASES
+from .ops.fit import PENALTY_ALIASES
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -24,7 +24,7 @@ from sklearn.linear_model import ElasticNet, Lasso, Ridge, enet_path, lars_path
 from sklearn.metrics import mean_squared_error, r2_score
 
 from normcli.cli import cli
-from normcli.fit import report_format
+from normcli.ops.fit import report_format
 from normcli.pipeline import OutputSpec
 
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]

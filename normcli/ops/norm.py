@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .columns import float_schema, reassemble
-from .errors import UsageError
-from .io.arrays import to_arrow
-from .io.reader import Chunk
-from .kernels import ColumnNorms, parse_ord, row_norms
-from .pipeline import Job, Output, OutputSpec, typed_output
+from ..columns import float_schema, reassemble
+from ..errors import UsageError
+from ..io.arrays import to_arrow
+from ..io.reader import Chunk
+from ..kernels import ColumnNorms, parse_ord, row_norms
+from ..pipeline import Job, Output, OutputSpec, typed_output
 
 
 @dataclass(frozen=True)

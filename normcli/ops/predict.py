@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import check_numbers, float_schema, reassemble, repeated_message
-from .errors import DataError, UsageError
-from .io.arrays import to_arrow
-from .io.reader import Chunk
-from .pipeline import Job, Output, OutputSpec, typed_output
+from ..columns import check_numbers, float_schema, reassemble, repeated_message
+from ..errors import DataError, UsageError
+from ..io.arrays import to_arrow
+from ..io.reader import Chunk
+from ..pipeline import Job, Output, OutputSpec, typed_output
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from .columns import Selection, check_numbers, index_of
-from .errors import DataError, UsageError
-from .fit_report import (
+from .. import __version__
+from ..columns import Selection, check_numbers, index_of
+from ..errors import DataError, UsageError
+from ..fit_report import (
     Stats,
     check_path_columns,
     check_side_paths,
@@ -30,14 +30,14 @@ from .fit_report import (
     write_path_table,
     write_text,
 )
-from .io.arrays import codes, strings, to_arrow
-from .io.formats import format_of, resolve_output_format
-from .io.reader import Chunk
-from .io.writer import Destination, make_writer
-from .pipeline import Job, OutputSpec, ordered_map, output_delimiter
-from .regression import GramStats, cross_validate, fit, fit_path, fold_ids
-from .regression.cv import CVResult
-from .regression.solvers import FitResult, alpha_grid
+from ..io.arrays import codes, strings, to_arrow
+from ..io.formats import format_of, resolve_output_format
+from ..io.reader import Chunk
+from ..io.writer import Destination, make_writer
+from ..pipeline import Job, OutputSpec, ordered_map, output_delimiter
+from ..regression import GramStats, cross_validate, fit, fit_path, fold_ids
+from ..regression.cv import CVResult
+from ..regression.solvers import FitResult, alpha_grid
 
 #: Most features ``fit`` accepts: the Gram matrix of 4,000 features is 128 MB per fold.
 MAX_FEATURES = 4000
@@ -301,7 +301,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
         path_dest = Destination(opts.path, path_fmt, input_path=job.spec.path)
     plot_dest = None
     if opts.plot is not None:
-        from .plot import check_available
+        from ..plot import check_available
 
         check_available()
         plot_dest = Destination(opts.plot, "png", input_path=job.spec.path)
@@ -339,7 +339,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
             write_path_table(tfh, report, path_dest.fmt,
                              output_delimiter(job, out, path_dest.fmt))
     if plot_dest is not None:  # after the model: a side file never lands without it
-        from .plot import plot_report
+        from ..plot import plot_report
 
         with plot_dest as pfh:
             plot_report(report, pfh)

@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .columns import float_schema, reassemble
-from .errors import DataError, UsageError
-from .io.reader import Chunk
-from .io.writer import Destination
-from .kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
-from .pipeline import Job, Output, OutputSpec
-from .scalers import ColumnStats, Scaler, load_params
+from .. import __version__
+from ..columns import float_schema, reassemble
+from ..errors import DataError, UsageError
+from ..io.reader import Chunk
+from ..io.writer import Destination
+from ..kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
+from ..pipeline import Job, Output, OutputSpec
+from ..scalers import ColumnStats, Scaler, load_params
 
 
 @dataclass(frozen=True)
