@@ -29,7 +29,8 @@ from .ops import norm as norm_mod
 from .ops import normalize as normalize_mod
 from .ops import predict as predict_mod
 from .options import common_options
-from .pipeline import InputSpec, Job, OutputSpec, choose_memory_pool, open_job
+from .pipeline import InputSpec, Job, OutputSpec, choose_memory_pool
+from .sinks import FileSink
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -105,21 +106,17 @@ class Session:
                 click.echo(f"normcli: {job.column_report()}", err=True)
 
 
-def _session(kw: dict[str, Any]) -> Session:
-    progress = kw.pop("progress", None)
+def _session(progress: bool | None, quiet: bool, verbose: bool) -> Session:
     if progress is None:
         progress = sys.stderr.isatty()
-    kw.pop("debug", None)  # read by main() before parsing
-    return Session(quiet=kw.pop("quiet", False), verbose=kw.pop("verbose", False),
-                   progress=bool(progress))
+    return Session(quiet=quiet, verbose=verbose, progress=bool(progress))
 
 
-def _input_spec(kw: dict[str, Any]) -> InputSpec:
-    return InputSpec(
-        path=kw["input"], fmt=kw.get("input_format"), delimiter=kw.get("delimiter"),
-        header=not kw.get("no_header", False), chunk_rows=kw.get("chunk_rows"),
-        na_values=_na_values(kw.get("na_values")),
-    )
+def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
+          no_header: bool, chunk_rows: int | None, na_values: str | None) -> Job:
+    spec = InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
+                     chunk_rows=chunk_rows, na_values=_na_values(na_values))
+    return Job(spec, session.hook(_size(input)))
 
 
 def _na_values(text: str | None) -> tuple[str, ...] | None:
@@ -127,9 +124,14 @@ def _na_values(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(text.split(","))
 
 
-def _output_spec(kw: dict[str, Any]) -> OutputSpec:
-    return OutputSpec(path=kw.get("output"), fmt=kw.get("output_format"),
-                      delimiter=kw.get("output_delimiter"))
+def _output_spec(output: str | None, output_format: str | None,
+                 output_delimiter: str | None) -> OutputSpec:
+    return OutputSpec(path=output, fmt=output_format, delimiter=output_delimiter)
+
+
+def _sink(output: str | None, output_format: str | None,
+          output_delimiter: str | None) -> FileSink:
+    return FileSink(_output_spec(output, output_format, output_delimiter))
 
 
 def _size(path: str) -> int | None:
@@ -166,22 +168,28 @@ Examples:
 @cli.command(epilog=NORMALIZE_EPILOG, context_settings=CONTEXT)
 @options.normalize_options
 @common_options
-def normalize(**kw: Any) -> None:
+def normalize(
+    norm: str | None, axis: str, scale: str | None, feature_range: str | None, clip: bool | None,
+    save_params: str | None, params: str | None,
+    input: str, output: str | None, input_format: str | None, output_format: str | None,
+    delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
+    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
+    quiet: bool, verbose: bool, debug: bool,
+) -> None:
     """Divide rows or columns by their norm, or scale columns.
 
     Every other column passes through unchanged; missing cells stay missing.
     """
-    session = _session(kw)
+    session = _session(progress, quiet, verbose)
     opts = normalize_mod.NormalizeOptions(
-        norm=kw["norm"], axis=kw["axis"], scale=kw["scale"],
-        feature_range=(normalize_mod.parse_range(kw["feature_range"])
-                       if kw["feature_range"] is not None else None),
-        clip=kw["clip"],
-        columns=parse_list(kw["columns"]), exclude=parse_list(kw["exclude"]),
-        save_params=kw["save_params"], params=kw["params"],
+        norm=norm, axis=axis, scale=scale,
+        feature_range=normalize_mod.parse_range(feature_range) if feature_range else None,
+        clip=clip, columns=parse_list(columns), exclude=parse_list(exclude),
+        save_params=save_params, params=params,
     )
-    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
-        rows = normalize_mod.run(job, _output_spec(kw), opts)
+    with _open(session, input, input_format, delimiter, no_header, chunk_rows,
+               na_values) as job:
+        rows = normalize_mod.run(job, _sink(output, output_format, output_delimiter), opts)
     session.finish(f"normalized {rows:,} rows", job)
 
 
@@ -198,17 +206,24 @@ Examples:
 @cli.command(epilog=NORM_EPILOG, context_settings=CONTEXT)
 @options.norm_options
 @common_options
-def norm(**kw: Any) -> None:
+def norm(
+    ord_: str, axis: str, name: str, only: bool, to: str | None, to_columns: str | None,
+    input: str, output: str | None, input_format: str | None, output_format: str | None,
+    delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
+    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
+    quiet: bool, verbose: bool, debug: bool,
+) -> None:
     """The norm of each row (or column), or each row's distance to a point."""
-    session = _session(kw)
+    session = _session(progress, quiet, verbose)
     opts = norm_mod.NormOptions(
-        ord=kw["ord_"], axis=kw["axis"], name=kw["name"], only=kw["only"],
-        to=norm_mod.parse_point(kw["to"]) if kw["to"] is not None else None,
-        to_columns=parse_list(kw["to_columns"]), columns=parse_list(kw["columns"]),
-        exclude=parse_list(kw["exclude"]),
+        ord=ord_, axis=axis, name=name, only=only,
+        to=norm_mod.parse_point(to) if to is not None else None,
+        to_columns=parse_list(to_columns), columns=parse_list(columns),
+        exclude=parse_list(exclude),
     )
-    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
-        rows = norm_mod.run(job, _output_spec(kw), opts)
+    with _open(session, input, input_format, delimiter, no_header, chunk_rows,
+               na_values) as job:
+        rows = norm_mod.run(job, _sink(output, output_format, output_delimiter), opts)
     session.finish(f"measured {rows:,} rows", job)
 
 
@@ -226,26 +241,36 @@ Examples:
 @cli.command(epilog=FIT_EPILOG, context_settings=CONTEXT)
 @options.fit_options
 @common_options
-def fit(**kw: Any) -> None:
+def fit(
+    target: str, penalty: str, alpha: float, l1_ratio: float, weights: str | None,
+    no_intercept: bool, standardize: bool, tol: float, max_iter: int, cv: int | None,
+    alphas: str | None, n_alphas: int, eps: float, fold_column: str | None, seed: int,
+    select: str, drop_missing: bool, plot: str | None, plot_log_mse: bool,
+    path_file: str | None,
+    input: str, output: str | None, input_format: str | None, output_format: str | None,
+    delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
+    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
+    quiet: bool, verbose: bool, debug: bool,
+) -> None:
     """Fit a linear regression (OLS, ridge, lasso or elastic net) in one pass.
 
     OUTPUT by extension or --output-format: csv is a term,coefficient table; json is a report
     that 'normcli predict' reads. Standard output gets the CSV table.
     """
-    session = _session(kw)
+    session = _session(progress, quiet, verbose)
     opts = fit_mod.FitOptions(
-        target=kw["target"], penalty=fit_mod.normalize_penalty(kw["penalty"]),
-        alpha=kw["alpha"], l1_ratio=kw["l1_ratio"], weights=kw["weights"],
-        fit_intercept=not kw["no_intercept"], standardize=kw["standardize"], tol=kw["tol"],
-        max_iter=kw["max_iter"], cv=kw["cv"],
-        alphas=fit_mod.parse_alphas(kw["alphas"]) if kw["alphas"] else None,
-        n_alphas=kw["n_alphas"], eps=kw["eps"], fold_column=kw["fold_column"], seed=kw["seed"],
-        select=kw["select"], drop_missing=kw["drop_missing"], columns=parse_list(kw["columns"]),
-        exclude=parse_list(kw["exclude"]), plot=kw["plot"], path=kw["path_file"],
-        plot_log_mse=kw["plot_log_mse"],
+        target=target, penalty=fit_mod.normalize_penalty(penalty), alpha=alpha,
+        l1_ratio=l1_ratio, weights=weights, fit_intercept=not no_intercept,
+        standardize=standardize, tol=tol, max_iter=max_iter, cv=cv,
+        alphas=fit_mod.parse_alphas(alphas) if alphas else None, n_alphas=n_alphas, eps=eps,
+        fold_column=fold_column, seed=seed, select=select, drop_missing=drop_missing,
+        columns=parse_list(columns), exclude=parse_list(exclude), plot=plot, path=path_file,
+        plot_log_mse=plot_log_mse,
     )
-    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
-        report = fit_mod.run(job, _output_spec(kw), opts)
+    out = _output_spec(output, output_format, output_delimiter)
+    with _open(session, input, input_format, delimiter, no_header, chunk_rows,
+               na_values) as job:
+        report = fit_mod.run(job, out, opts)
     if report.dropped and not session.quiet:
         click.echo(f"normcli: dropped {report.dropped:,} rows with missing values", err=True)
     order = report.stats.selection if report.stats is not None else None
@@ -268,17 +293,25 @@ Examples:
 @cli.command(epilog=PREDICT_EPILOG, context_settings=CONTEXT)
 @options.predict_options
 @common_options
-def predict(**kw: Any) -> None:
+def predict(
+    model: str, name: str, selected: bool,
+    input: str, output: str | None, input_format: str | None, output_format: str | None,
+    delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
+    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
+    quiet: bool, verbose: bool, debug: bool,
+) -> None:
     """Append the predictions of a fitted model as a last column."""
-    session = _session(kw)
-    if kw["columns"] is not None or kw["exclude"] is not None:
-        raise click.UsageError("predict takes its features from the model; drop --columns and "
-                               "--exclude")
-    with open_job(_input_spec(kw), session.hook(_size(kw["input"]))) as job:
-        if kw["selected"]:
-            rows = predict_mod.run_selected(job, _output_spec(kw), kw["model"])
+    session = _session(progress, quiet, verbose)
+    with _open(session, input, input_format, delimiter, no_header, chunk_rows,
+               na_values) as job:
+        if selected:
+            rows = predict_mod.run_selected(
+                job, _output_spec(output, output_format, output_delimiter), model,
+                columns=parse_list(columns), exclude=parse_list(exclude))
         else:
-            rows = predict_mod.run(job, _output_spec(kw), kw["model"], kw["name"])
+            rows = predict_mod.run(job, _sink(output, output_format, output_delimiter), model,
+                                   name, columns=parse_list(columns),
+                                   exclude=parse_list(exclude))
     session.finish(f"predicted {rows:,} rows", job)
 
 

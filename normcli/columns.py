@@ -141,16 +141,30 @@ def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds
 
 def column_kinds(reader: TableReader, first: Chunk | None,
                  missing: pa.Array | None = None) -> ColumnKinds:
-    if reader.kind == "parquet":
+    if reader.typed:
         flags = [_is_numeric_type(f.type) for f in reader.schema]
         k = len(flags)
         return ColumnKinds(flags, flags, [-1] * k, [False] * k, flags)
+    missing = _MISSING if missing is None else missing
     if first is None or first.num_rows == 0:
-        return classify_text([pa.array([], pa.string())] * len(reader.names),
-                             _MISSING if missing is None else missing)
-    kinds = classify_text(first.batch.columns, _MISSING if missing is None else missing)
-    return ColumnKinds(kinds.parses, kinds.numeric, kinds.first_text, kinds.ambiguous,
-                       kinds.has_number, first.batch)
+        return classify_text([pa.array([], pa.string())] * len(reader.names), missing)
+    columns = first.batch.columns
+    text = [i for i, c in enumerate(columns) if _is_text(c.type)]
+    kinds = classify_text([columns[i] for i in text], missing)
+    if len(text) == len(columns):
+        return ColumnKinds(kinds.parses, kinds.numeric, kinds.first_text, kinds.ambiguous,
+                           kinds.has_number, first.batch)
+    # A reader that infers types itself (JSON Lines): its number columns hold numbers, its text
+    # columns are classified as CSV cells are, anything else (booleans, objects) passes through.
+    k = len(columns)
+    flags = [_is_numeric_type(c.type) for c in columns]
+    parses = [f or pa.types.is_null(c.type) for f, c in zip(flags, columns, strict=True)]
+    numeric, first_text, ambiguous, has_number = list(flags), [-1] * k, [False] * k, list(flags)
+    for j, i in enumerate(text):
+        parses[i], numeric[i] = kinds.parses[j], kinds.numeric[j]
+        first_text[i], ambiguous[i] = kinds.first_text[j], kinds.ambiguous[j]
+        has_number[i] = kinds.has_number[j]
+    return ColumnKinds(parses, numeric, first_text, ambiguous, has_number, first.batch)
 
 
 def parse_list(value: str | None) -> list[str] | None:

@@ -22,7 +22,8 @@ class NormcliError(Exception):
 class DataError(NormcliError):
     """Bad data in an input file (exit status 1).
 
-    ``source``, ``line`` and ``column`` locate the problem where they are known.
+    ``source``, ``line`` and ``column`` locate the problem where they are known; ``row`` (1-based)
+    where the input has no lines (Parquet, a DataFrame, an Arrow table).
     """
 
     def __init__(
@@ -32,8 +33,10 @@ class DataError(NormcliError):
         source: str | None = None,
         line: int | None = None,
         column: str | None = None,
+        row: int | None = None,
     ) -> None:
         self.source = source
+        self.row = row
         self.line = line
         self.column = column
         self.detail = message
@@ -45,6 +48,8 @@ class DataError(NormcliError):
             where.append(self.source)
         if self.line is not None:
             where.append(f"line {self.line}")
+        elif self.row is not None:
+            where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         prefix = ", ".join(where)

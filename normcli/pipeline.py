@@ -27,7 +27,13 @@ from .columns import (
     select,
 )
 from .errors import UsageError
-from .io.formats import CsvDialect, check_delimiter, resolve_input_format, resolve_output_format
+from .io.formats import (
+    CsvDialect,
+    check_delimiter,
+    default_delimiter,
+    resolve_input_format,
+    resolve_output_format,
+)
 from .io.paths import is_dataset, is_directory_output
 from .io.reader import Chunk, TableReader, open_reader
 from .io.source import Source
@@ -105,13 +111,24 @@ class OutputSpec:
 
 
 class Job:
-    """An opened input, its first chunk, and what it says of the columns."""
+    """An opened input, its first chunk, and what it says of the columns.
+
+    Built from an :class:`InputSpec` (a path, or ``-``) by the command line, or from any
+    :class:`~normcli.io.reader.TableReader` with :meth:`from_reader` (an Arrow table or stream, a
+    DataFrame, a dataset): the operations only see the reader's chunks, names, schema, whether
+    its types are declared (``reader.typed``), ``again()`` for a second pass and ``error_at``.
+    """
+
+    spec: InputSpec
+    #: The input file, for the check that the output is not the input (None: not a file).
+    input_path: str | None
+    #: The input's delimiter was given (--delimiter): delimited output uses it too.
+    delimiter_given: bool
 
     def __init__(self, spec: InputSpec, progress: ProgressHook | None = None) -> None:
         if spec.chunk_rows is not None and spec.chunk_rows < 1:
             raise UsageError("--chunk-rows must be at least 1")
         self.spec = spec
-        self.progress = progress
         dataset: Dataset | None = None
         if is_dataset(spec.path):  # a directory, glob or URL (see normcli.io.dataset)
             from .io.dataset import Dataset
@@ -120,30 +137,57 @@ class Job:
             self.fmt = dataset.fmt
         else:
             self.fmt = resolve_input_format(spec.path, spec.fmt)
-        self.dataset = dataset
         if spec.delimiter is not None:
             delimiter = check_delimiter(spec.delimiter, "--delimiter")
         else:
-            delimiter = "\t" if self.fmt == "tsv" else ","
-        self.dialect = CsvDialect(delimiter, spec.header)
+            delimiter = default_delimiter(self.fmt)
+        dialect = CsvDialect(delimiter, spec.header)
         self.source = Source(spec.path) if dataset is None else dataset.reader_source()
-        self.missing = missing_values(spec.na_values)
+        try:
+            reader = (open_reader(self.source, self.fmt, dialect, spec.chunk_rows)
+                      if dataset is None else dataset.reader(dialect, spec.chunk_rows))
+        except BaseException:
+            self.source.close()
+            raise
+        self._start(reader, progress, input_path=spec.path, dialect=dialect,
+                    delimiter_given=spec.delimiter is not None, dataset=dataset)
+
+    @classmethod
+    def from_reader(cls, reader: TableReader, progress: ProgressHook | None = None, *,
+                    header: bool = True, delimiter: str | None = None,
+                    na_values: tuple[str, ...] | None = None) -> Job:
+        """A job over an open reader (closed with the job). ``header`` and ``delimiter`` are
+        what delimited output should use."""
+        job = cls.__new__(cls)
+        job.spec = InputSpec(path=reader.source.display, header=header, delimiter=delimiter,
+                             na_values=na_values)
+        job.fmt = reader.kind
+        job.source = reader.source
+        job._start(reader, progress, input_path=getattr(reader.source, "path", None),
+                   dialect=CsvDialect(delimiter or ",", header),
+                   delimiter_given=delimiter is not None, dataset=None)
+        return job
+
+    def _start(self, reader: TableReader, progress: ProgressHook | None, *,
+               input_path: str | None, dialect: CsvDialect, delimiter_given: bool,
+               dataset: Dataset | None) -> None:
+        self.dataset = dataset
+        self.missing = missing_values(self.spec.na_values)
         #: The columns used, for --verbose (set by :meth:`select` or the command).
         self.used: list[str] = []
+        self.progress = progress
+        self.input_path = input_path
+        self.delimiter_given = delimiter_given
+        self.dialect = dialect
+        self.reader = reader
         try:
-            self.reader: TableReader = (
-                open_reader(self.source, self.fmt, self.dialect, spec.chunk_rows)
-                if dataset is None else dataset.reader(self.dialect, spec.chunk_rows))
             self._iter: Iterator[Chunk] | None = iter(self.reader)
             self.first: Chunk | None = next(self._iter, None)
             self.kinds: ColumnKinds = column_kinds(self.reader, self.first, self.missing)
             if dataset is not None:
                 self.kinds = dataset.kinds(self.kinds)
         except BaseException:
-            reader = getattr(self, "reader", None)
-            if reader is not None:
-                reader.close()
-            self.source.close()
+            self.close()
             raise
 
     @property
@@ -235,6 +279,12 @@ class Job:
         self.reader = self.reader.rewind()
         return self._tick(iter(self.reader))
 
+    def __enter__(self) -> Job:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
     def close(self) -> None:
         try:
             self.reader.close()  # no background read may outlive the job (see CsvReader.close)
@@ -264,7 +314,7 @@ def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
         return check_delimiter(out.delimiter, "--output-delimiter")
     if fmt == "tsv":
         return "\t"
-    if job.spec.delimiter is not None:
+    if job.delimiter_given:
         return job.dialect.delimiter
     return ","
 
@@ -299,7 +349,7 @@ class Output:
             _check_distinct(schema.names, self.fmt)
         if job.dataset is not None:
             job.dataset.refuse_input_as_output(out.path)
-        self.dest = Destination(out.path, self.fmt, input_path=job.spec.path)
+        self.dest = Destination(out.path, self.fmt, input_path=job.input_path)
         self.delimiter = output_delimiter(job, out, self.fmt)
         self.header = job.dialect.header
         self.schema = schema

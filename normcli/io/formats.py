@@ -85,6 +85,10 @@ def resolve_output_format(path: str | None, override: str | None, default: str =
     return fmt
 
 
+def default_delimiter(fmt: str) -> str:
+    return "\t" if fmt == "tsv" else ","
+
+
 def check_delimiter(value: str, option: str) -> str:
     if value in ("\\t", "tab", "TAB"):
         return "\t"

@@ -53,6 +53,12 @@ class TableReader:
     schema: pa.Schema
     source: Source
 
+    @property
+    def typed(self) -> bool:
+        """Column types are declared by the format (Parquet, Arrow), not inferred from the
+        data (CSV)."""
+        return self.kind == "parquet"
+
     def __iter__(self) -> Iterator[Chunk]:
         raise NotImplementedError
 

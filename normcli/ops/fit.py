@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -283,29 +283,17 @@ def _fold_keys(chunk: Chunk, index: int) -> FoldKeys:
     return row_codes, values
 
 
-def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
-    """Read ``job`` once into sufficient statistics, solve, and write the model to ``out``."""
+def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
+            ready: Callable[[], None] | None = None) -> FitReport:
+    """Read ``job`` once into sufficient statistics and solve. ``ready`` is called once the
+    options and columns are checked, before the data is read (a caller checks its destinations
+    there, so a bad one fails fast); ``want_path`` also fits the coefficient path."""
     _check_options(opts)
     sel, t_idx, w_idx, f_idx = _selection(job, opts)
     if opts.path is not None:
         check_path_columns(sel.used_names)
-    # Resolve the destinations before reading: a bad one fails fast.
-    fmt = report_format(out)
-    dest = Destination(out.path, fmt, input_path=job.spec.path)
-    check_side_paths(job.spec.path, out.path, {"--plot": opts.plot, "--path": opts.path})
-    path_dest = None
-    if opts.path is not None:
-        path_fmt = format_of(opts.path)
-        if path_fmt is None:
-            raise UsageError(f"--path {opts.path}: name a .csv, .tsv, .parquet or .json file")
-        path_dest = Destination(opts.path, path_fmt, input_path=job.spec.path)
-    plot_dest = None
-    if opts.plot is not None:
-        from ..plot import check_available
-
-        check_available()
-        plot_dest = Destination(opts.plot, "png", input_path=job.spec.path)
-
+    if ready is not None:
+        ready()
     acc, n_rows, dropped = _accumulate(job, opts, sel, t_idx, w_idx, f_idx)
     total = acc.total()
     if total.sum_w <= 0:
@@ -317,16 +305,40 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
                         source=job.display, column=name)
     # The full-data path on the grid: the plot, --path and cv.n_nonzero read it (the selection
     # order too; without it, summarize() fits the path only down to the chosen alpha).
-    want_path = plot_dest is not None or path_dest is not None or opts.cv is not None
+    want_path = (want_path or opts.plot is not None or opts.path is not None
+                 or opts.cv is not None)
     result, cv_result, path = _solve(acc, total, opts, dropped, want_path=want_path)
     try:
         stats = summarize(total, acc.folds() if cv_result is not None else [], result,
                           cv_result, path, sel.used_names, opts)
     except ValueError as exc:
         raise DataError(str(exc)) from exc
-    report = FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
-                       cv_result, stats.path, stats)
+    return FitReport(opts, sel.used_names, result, n_rows, dropped, float(total.sum_w),
+                     cv_result, stats.path, stats)
 
+
+def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
+    """Fit ``job``'s input and write the model to ``out`` (and ``--path``, ``--plot``)."""
+    dests: dict[str, Destination] = {}
+    input_path = job.input_path or "-"
+
+    def ready() -> None:  # resolve the destinations before reading: a bad one fails fast
+        dests["model"] = Destination(out.path, report_format(out), input_path=job.input_path)
+        check_side_paths(input_path, out.path, {"--plot": opts.plot, "--path": opts.path})
+        if opts.path is not None:
+            path_fmt = format_of(opts.path)
+            if path_fmt is None:
+                raise UsageError(f"--path {opts.path}: name a .csv, .tsv, .parquet or .json file")
+            dests["path"] = Destination(opts.path, path_fmt, input_path=job.input_path)
+        if opts.plot is not None:
+            from ..plot import check_available
+
+            check_available()
+            dests["plot"] = Destination(opts.plot, "png", input_path=job.input_path)
+
+    report = compute(job, opts, ready=ready)
+    dest, path_dest, plot_dest = dests["model"], dests.get("path"), dests.get("plot")
+    fmt = dest.fmt
     with dest as fh:
         if fmt == "json":
             fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))

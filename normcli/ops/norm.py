@@ -19,7 +19,8 @@ from ..errors import UsageError
 from ..io.arrays import to_arrow
 from ..io.reader import Chunk
 from ..kernels import ColumnNorms, parse_ord, row_norms
-from ..pipeline import Job, Output, OutputSpec, typed_output
+from ..pipeline import Job
+from ..sinks import Sink
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def parse_point(text: str) -> list[float]:
     return values
 
 
-def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
+def run(job: Job, sink: Sink, opts: NormOptions) -> int:
+    """Measure ``job``'s input into ``sink``; returns the number of rows written."""
     ord_ = parse_ord(opts.ord)
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
@@ -76,13 +78,13 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
         table = pa.RecordBatch.from_arrays(
             [pa.array(sel.used_names, pa.string()), to_arrow(acc.norms())], schema=schema
         )
-        with Output(job, out, schema) as output:
+        with sink.open(job, schema) as output:
             output.write(table)
         return len(sel.used)
 
     if not opts.only and opts.name in job.names:
         raise UsageError(f"the input already has a column {opts.name!r}; choose --name")
-    typed = typed_output(out, job)
+    typed = sink.typed(job)
     other_idx = other.indices if other is not None else []
     field = pa.field(opts.name, pa.float64())
     if opts.only:
@@ -107,5 +109,5 @@ def run(job: Job, out: OutputSpec, opts: NormOptions) -> int:
                 base = reassemble(base, other_idx, Xo, only_text=True)
         return pa.RecordBatch.from_arrays([*base.columns, norms], schema=schema)
 
-    with Output(job, out, schema) as output:
+    with sink.open(job, schema) as output:
         return output.write_all(job.chunks(), one)

@@ -17,8 +17,9 @@ from ..errors import DataError, UsageError
 from ..io.reader import Chunk
 from ..io.writer import Destination
 from ..kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
-from ..pipeline import Job, Output, OutputSpec
+from ..pipeline import Job
 from ..scalers import ColumnStats, Scaler, load_params
+from ..sinks import Sink
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class NormalizeOptions:
     columns: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
     save_params: str | None = None
-    params: str | None = None
+    params: str | dict[str, Any] | None = None  # a file, or its loaded JSON
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -40,9 +41,15 @@ def parse_range(text: str) -> tuple[float, float]:
         lo, hi = (float(p) for p in parts)
     except ValueError:
         raise UsageError(f"--range must be MIN,MAX (got {text!r})") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-        raise UsageError(f"--range needs finite MIN < MAX (got {text!r})")
     return lo, hi
+
+
+def check_range(feature_range: tuple[float, float] | None) -> None:
+    if feature_range is None:
+        return
+    lo, hi = feature_range
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+        raise UsageError(f"--range needs finite MIN < MAX (got {lo:g},{hi:g})")
 
 
 def _norm_params(names: list[str], acc: ColumnNorms, ord_text: str) -> dict[str, Any]:
@@ -67,7 +74,7 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
     """The options a parameters file implies: its kind names the scaler (or column norms), so
     ``--params p.json`` alone is enough; an option that contradicts the file is a usage error."""
     kind = saved.get("kind")
-    where = opts.params
+    where = opts.params if isinstance(opts.params, str) else "<params>"
     if kind in SCALERS:
         if opts.scale is not None and opts.scale != kind:
             raise UsageError(f"--scale {opts.scale}, but {where} holds {kind} parameters "
@@ -83,15 +90,29 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
     raise DataError(f"not a normcli parameters file (unknown kind {kind!r})", source=where)
 
 
-def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
-    """Normalize ``job``'s input into ``out``; returns the number of rows written."""
+def column_stats(job: Job, indices: Sequence[int]) -> ColumnStats:
+    """One pass: the scaler statistics of the columns at ``indices``."""
+    conv = job.converter(indices)
+    stats = ColumnStats.empty(len(indices))
+    for chunk in job.chunks():
+        stats.update(conv.block(chunk))
+    return stats
+
+
+def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:
+    """Normalize ``job``'s input into ``sink``; returns the number of rows written."""
+    check_range(opts.feature_range)
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
     if opts.scale is not None and opts.norm is not None:
         raise UsageError("give --norm or --scale, not both")
     saved: dict[str, Any] | None = None
-    if opts.params is not None:
+    params_name = opts.params if isinstance(opts.params, str) else "<params>"
+    if isinstance(opts.params, dict):
+        saved = opts.params
+    elif opts.params is not None:
         saved = load_params(opts.params)
+    if saved is not None:
         opts = _from_params(opts, saved)
     if opts.scale != "minmax":
         given = "--range" if opts.feature_range is not None else (
@@ -119,9 +140,9 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
     names = sel.used_names
     conv = job.converter(sel.used)
     schema = float_schema(job.reader.schema, sel.used)
-    output = Output(job, out, schema)  # checks the destination before any pass
+    output = sink.open(job, schema)  # checks the destination before any pass
     params_dest = (
-        Destination(opts.save_params, "json", input_path=job.spec.path)
+        Destination(opts.save_params, "json", input_path=job.input_path)
         if opts.save_params else None
     )
 
@@ -131,16 +152,14 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
         if opts.scale not in ("minmax", "zscore", "maxabs"):
             raise UsageError("--scale must be minmax, zscore or maxabs")
         if saved is not None:
-            scaler = Scaler.from_json(saved, names, opts.params or "")
+            scaler = Scaler.from_json(saved, names, params_name)
             if opts.feature_range is not None:
                 scaler.feature_range = opts.feature_range
             if opts.clip is not None:
                 scaler.clip = opts.clip
             chunks = job.chunks()
         else:
-            stats = ColumnStats.empty(len(names))
-            for chunk in job.chunks():
-                stats.update(conv.block(chunk))
+            stats = column_stats(job, sel.used)
             scaler = Scaler(opts.scale, names, stats, opts.feature_range or (0.0, 1.0),
                             bool(opts.clip))
             chunks = job.again()
@@ -150,18 +169,18 @@ def run(job: Job, out: OutputSpec, opts: NormalizeOptions) -> int:
         if saved is not None:
             if saved.get("kind") != "norm":
                 raise DataError(f"the parameters are for {saved.get('kind')!r}, not column "
-                                "norms", source=opts.params)
+                                "norms", source=params_name)
             try:
                 scale = np.array([float(saved["columns"][n]["scale"]) for n in names])
                 root = np.array([float(saved["columns"][n]["root"]) for n in names])
             except KeyError as exc:
                 raise DataError(f"no statistics for column {exc.args[0]!r}",
-                                source=opts.params) from exc
+                                source=params_name) from exc
             p_saved = parse_ord(str(saved.get("norm", norm_text)), allow_special=False,
                                 minimum=1.0)
             if p_saved != ord_:
                 raise DataError(f"the parameters are for norm {saved.get('norm')}, not "
-                                f"{norm_text}", source=opts.params)
+                                f"{norm_text}", source=params_name)
             params_json = saved
 
             def transform(X: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from ..columns import check_numbers, float_schema, reassemble, repeated_message
 from ..errors import DataError, UsageError
 from ..io.arrays import to_arrow
 from ..io.reader import Chunk
-from ..pipeline import Job, Output, OutputSpec, typed_output
+from ..pipeline import Job, Output, OutputSpec
+from ..sinks import Sink
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class Model:
             raise UsageError(f"{path}: cannot read the model: {exc.strerror}") from exc
         except json.JSONDecodeError as exc:
             raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
+        return cls.from_dict(data, path)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<model>") -> Model:
+        """A model from the JSON that ``fit`` writes, already parsed."""
+        path = source
         try:
             coefs = data["coefficients"]
             features = [str(k) for k in coefs]
@@ -45,8 +53,19 @@ class Model:
         return cls(features, coef, intercept)
 
 
-def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") -> int:
-    model = Model.load(model_path)
+def _check_no_columns(columns: Sequence[str] | None, exclude: Sequence[str] | None) -> None:
+    if columns is not None or exclude is not None:
+        raise UsageError("predict takes its features from the model; drop --columns and "
+                         "--exclude")
+
+
+def run(job: Job, sink: Sink, model: Model | str, name: str = "prediction", *,
+        columns: Sequence[str] | None = None, exclude: Sequence[str] | None = None) -> int:
+    """Append ``model``'s predictions (a :class:`Model`, or the path of its JSON) to ``job``'s
+    rows into ``sink``; returns the number of rows written."""
+    _check_no_columns(columns, exclude)
+    if isinstance(model, str):
+        model = Model.load(model)
     for feature in model.features:
         if feature not in job.names:
             raise DataError(f"the model's feature {feature!r} is not in the input",
@@ -62,7 +81,7 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
             check_numbers(job.reader, job.kinds, i, "the model's feature", usage=False)
     job.note_used(indices)
     conv = job.converter(indices)
-    typed = typed_output(out, job)
+    typed = sink.typed(job)
     schema = float_schema(job.reader.schema, indices, only_text=True) if typed else (
         job.reader.schema)
     schema = schema.append(pa.field(name, pa.float64()))
@@ -74,16 +93,19 @@ def run(job: Job, out: OutputSpec, model_path: str, name: str = "prediction") ->
         base = reassemble(chunk.batch, indices, X, only_text=True) if typed else chunk.batch
         return pa.RecordBatch.from_arrays([*base.columns, to_arrow(pred)], schema=schema)
 
-    with Output(job, out, schema) as output:
+    with sink.open(job, schema) as output:
         return output.write_all(job.chunks(), one)
 
 
-def run_selected(job: Job, out: OutputSpec, model_path: str) -> int:
+def run_selected(job: Job, out: OutputSpec, model_path: str, *,
+                 columns: Sequence[str] | None = None,
+                 exclude: Sequence[str] | None = None) -> int:
     """``predict --selected``: the model's non-zero features as ``feature,coefficient,
     entry_alpha`` (selection order for l1/elastic net, else input order); returns the rows.
 
     INPUT is only checked to hold every selected feature, so the list names columns the data
     has."""
+    _check_no_columns(columns, exclude)
     model = Model.load(model_path)
     try:
         with open(model_path, encoding="utf-8") as fh:
