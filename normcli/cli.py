@@ -144,7 +144,29 @@ def _size(path: str) -> int | None:
 
 
 # -- commands --------------------------------------------------------------------------------
-@click.group(context_settings=CONTEXT)
+class _Carried(BaseException):
+    """An exception on its way out through Click's ``main`` untouched: Click would print a blank
+    line for Ctrl-C and exit 1 on a broken pipe; :func:`_handled` decides instead."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__()
+        self.exc = exc
+
+
+class _Group(click.Group):
+    #: Set while :func:`main` runs Click's ``main`` (not under a test's CliRunner).
+    carrying = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, EOFError, OSError) as exc:
+            if not _Group.carrying:
+                raise
+            raise _Carried(exc) from exc
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="normcli")
 @click.option("--debug", is_flag=True, hidden=True)
 def cli(debug: bool) -> None:
@@ -316,6 +338,20 @@ def predict(
 
 
 # -- entry point -----------------------------------------------------------------------------
+def _click_main(args: list[str]) -> int:
+    """Run the command line through Click's own ``main`` (so that shell completion works:
+    ``_NORMCLI_COMPLETE=bash_source normcli`` prints the script); the exit status of --help and
+    --version, 0 after a command. Errors are raised, for :func:`_handled`."""
+    _Group.carrying = True
+    try:
+        rv = cli.main(args, prog_name="normcli", standalone_mode=False)
+    except _Carried as carried:
+        raise carried.exc from None
+    finally:
+        _Group.carrying = False
+    return rv if isinstance(rv, int) else 0
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated()
 
@@ -401,8 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     # checks); numpy's RuntimeWarnings would only break "nothing on stderr on success".
     warnings.simplefilter("ignore", RuntimeWarning)
     with _handled(debug) as code:
-        with cli.make_context("normcli", args) as ctx:
-            cli.invoke(ctx)
+        code[0] = _click_main(args)
         sys.stdout.flush()
     if argv is None and code[0] in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):
         for stream in (sys.stdout, sys.stderr):
