@@ -175,6 +175,7 @@ class Job:
         self.missing = missing_values(self.spec.na_values)
         #: The columns used, for --verbose (set by :meth:`select` or the command).
         self.used: list[str] = []
+        self.last_selection: Selection | None = None
         self.progress = progress
         self.input_path = input_path
         self.delimiter_given = delimiter_given
@@ -212,6 +213,7 @@ class Job:
             raise UsageError(f"{self.display}: no numeric columns to work on (see --columns)"
                              + self._delimiter_hint())
         self.note_used(sel.used)
+        self.last_selection = sel  # which columns an operation replaced (the API reads it)
         return sel
 
     def _delimiter_hint(self) -> str:

@@ -212,6 +212,8 @@ def _check_options(opts: FitOptions) -> None:
         raise UsageError("--cv needs at least 2 folds")
     if opts.fold_column is not None and opts.cv is None:
         raise UsageError("--fold-column needs --cv")
+    if opts.alphas is not None and not all(math.isfinite(a) and a >= 0 for a in opts.alphas):
+        raise UsageError("--alphas must be finite numbers >= 0")
     if opts.alphas is not None and opts.cv is None:
         raise UsageError("--alphas needs --cv (use --alpha for one fit)")
     if opts.cv is not None and opts.penalty == "none":

@@ -50,6 +50,8 @@ def run(job: Job, sink: Sink, opts: NormOptions) -> int:
     ord_ = parse_ord(opts.ord)
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
+    if opts.to is not None and not all(math.isfinite(v) for v in opts.to):
+        raise UsageError("--to values must be finite")
     if opts.to is not None and opts.to_columns is not None:
         raise UsageError("give --to or --to-columns, not both")
     if opts.axis == "columns" and (opts.to is not None or opts.to_columns is not None):

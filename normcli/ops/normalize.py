@@ -90,6 +90,11 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
     raise DataError(f"not a normcli parameters file (unknown kind {kind!r})", source=where)
 
 
+def check_scale(scale: str | None) -> None:
+    if scale is not None and scale not in SCALERS:
+        raise UsageError("--scale must be minmax, zscore or maxabs")
+
+
 def column_stats(job: Job, indices: Sequence[int]) -> ColumnStats:
     """One pass: the scaler statistics of the columns at ``indices``."""
     conv = job.converter(indices)
@@ -149,8 +154,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:
     # -- statistics: from --params, or a first pass -----------------------------------------
     transform: Any
     if opts.scale is not None:
-        if opts.scale not in ("minmax", "zscore", "maxabs"):
-            raise UsageError("--scale must be minmax, zscore or maxabs")
+        check_scale(opts.scale)
         if saved is not None:
             scaler = Scaler.from_json(saved, names, params_name)
             if opts.feature_range is not None:
