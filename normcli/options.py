@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from . import formats
 from .ops.fit import PENALTY_ALIASES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,12 +29,12 @@ io_options = _apply(
     [
         click.option(
             "--input-format",
-            type=click.Choice(["csv", "tsv", "parquet"]),
+            type=click.Choice(formats.readable()),
             help="Input format (default: from the extension; standard input: csv).",
         ),
         click.option(
             "--output-format",
-            type=click.Choice(["csv", "tsv", "parquet", "json", "text"]),
+            type=click.Choice([*formats.writable(), "text"]),
             help="Output format (default: from the extension; standard output: csv). "
             "text: fit's readable summary.",
         ),

@@ -31,6 +31,7 @@ from .io.formats import (
     CsvDialect,
     check_delimiter,
     default_delimiter,
+    keeps_text,
     resolve_input_format,
     resolve_output_format,
 )
@@ -307,15 +308,16 @@ def typed_output(out: OutputSpec, job: Job | None = None) -> bool:
     """Whether ``out`` is a typed format (Parquet, JSON), where numbers read from text are
     written as numbers; text formats keep the input's text."""
     if job is not None and out.fmt is None and is_directory_output(out.path):
-        return job.fmt not in ("csv", "tsv")  # a folder of parts is in the input's format
-    return resolve_output_format(out.path, out.fmt) not in ("csv", "tsv")
+        return not keeps_text(job.fmt)  # a folder of parts is in the input's format
+    return not keeps_text(resolve_output_format(out.path, out.fmt))
 
 
 def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
     if out.delimiter is not None:
         return check_delimiter(out.delimiter, "--output-delimiter")
-    if fmt == "tsv":
-        return "\t"
+    natural = default_delimiter(fmt)
+    if natural != ",":  # TSV is tab-separated whatever the input's delimiter
+        return natural
     if job.delimiter_given:
         return job.dialect.delimiter
     return ","

@@ -1,4 +1,7 @@
-"""File formats: which one a path means, and the options that override it."""
+"""File formats: which one a path means, and the options that override it.
+
+The formats themselves (extensions, readers, writers) are registered in :mod:`normcli.formats`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,6 @@ from dataclasses import dataclass
 from ..errors import UsageError
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
-_EXT_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".json": "json",
-}
 # Magic numbers for sniffing compressed standard input.
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
@@ -34,12 +29,11 @@ def split_compression(path: str) -> tuple[str, str | None]:
 
 def format_of(path: str) -> str | None:
     """The format a path's extension names, or None."""
+    from .. import formats
+
     base, _ = split_compression(path)
-    lower = base.lower()
-    for ext, fmt in _EXT_FORMATS.items():
-        if lower.endswith(ext):
-            return fmt
-    return None
+    fmt = formats.by_extension(base)
+    return None if fmt is None else fmt.name
 
 
 def sniff_compression(prefix: bytes) -> str | None:
@@ -58,35 +52,64 @@ class CsvDialect:
 
 
 def resolve_input_format(path: str, override: str | None) -> str:
+    from .. import formats
+
+    names = formats.readable()
     if override:
+        if override not in names:
+            raise UsageError(f"unknown input format {override!r} ({', '.join(names)})")
         return override
     if is_std(path):
         return "csv"
     fmt = format_of(path)
-    if fmt is None or fmt == "json":
+    if fmt is None or fmt not in names:
         raise UsageError(
             f"{path}: cannot tell the input format from the extension; "
-            "use --input-format csv|tsv|parquet"
+            f"use --input-format {'|'.join(names)}"
         )
     return fmt
 
 
 def resolve_output_format(path: str | None, override: str | None, default: str = "csv") -> str:
+    from .. import formats
+
+    names = formats.writable()
     if override:
+        if override not in names:
+            raise UsageError(f"unknown output format {override!r} ({', '.join(names)})")
         return override
     if path is None or is_std(path):
         return default
     fmt = format_of(path)
-    if fmt is None:
+    if fmt is None or fmt not in names:
         raise UsageError(
             f"{path}: cannot tell the output format from the extension; "
-            "use --output-format csv|tsv|parquet|json"
+            f"use --output-format {'|'.join(names)}"
         )
     return fmt
 
 
+def is_binary(fmt: str) -> bool:
+    """Whether ``fmt`` is a binary format (never written to a terminal)."""
+    from .. import formats
+
+    found = formats.get(fmt)
+    return found is not None and found.binary
+
+
+def keeps_text(fmt: str) -> bool:
+    """Whether output in ``fmt`` keeps the input's text of numbers (CSV, TSV)."""
+    from .. import formats
+
+    found = formats.get(fmt)
+    return found is not None and found.keeps_text
+
+
 def default_delimiter(fmt: str) -> str:
-    return "\t" if fmt == "tsv" else ","
+    from .. import formats
+
+    found = formats.get(fmt)
+    return (found.delimiter if found is not None else None) or ","
 
 
 def check_delimiter(value: str, option: str) -> str:

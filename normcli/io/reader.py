@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import DataError
+from ..errors import DataError, UsageError
 from .formats import CsvDialect
 from .source import Prefixed, Source
 
@@ -57,7 +57,10 @@ class TableReader:
     def typed(self) -> bool:
         """Column types are declared by the format (Parquet, Arrow), not inferred from the
         data (CSV)."""
-        return self.kind == "parquet"
+        from .. import formats
+
+        found = formats.get(self.kind)
+        return found is not None and found.typed
 
     def __iter__(self) -> Iterator[Chunk]:
         raise NotImplementedError
@@ -456,6 +459,9 @@ class ParquetReader(TableReader):
 
 def open_reader(source: Source, fmt: str, dialect: CsvDialect,
                 chunk_rows: int | None = None) -> TableReader:
-    if fmt == "parquet":
-        return ParquetReader(source, chunk_rows=chunk_rows)
-    return CsvReader(source, dialect, chunk_rows=chunk_rows)
+    from .. import formats
+
+    found = formats.get(fmt)
+    if found is None or found.reader is None:
+        raise UsageError(f"normcli cannot read {fmt!r} (it reads {', '.join(formats.readable())})")
+    return found.reader(source, dialect, chunk_rows)

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from ..errors import NormcliError, UsageError
 from .arrays import string_scalar
-from .formats import is_std
+from .formats import is_binary, is_std
 
 _QUOTE = string_scalar('"')
 _QUOTE2 = string_scalar('""')
@@ -68,8 +68,9 @@ class Destination:
         self._tmp: str | None = None
         self._file: BinaryIO | None = None
         if self.path is None:
-            if fmt == "parquet" and sys.stdout.isatty():
-                raise UsageError("refusing to write Parquet to a terminal; give an output file")
+            if is_binary(fmt) and sys.stdout.isatty():
+                raise UsageError(f"refusing to write {fmt.capitalize()} to a terminal; give an "
+                                 "output file")
             return
         folder = os.path.dirname(os.path.abspath(self.path))
         if os.path.isdir(self.path):
@@ -327,8 +328,10 @@ def make_writer(
     delimiter: str = ",",
     header: bool = True,
 ) -> TableWriter:
-    if fmt == "parquet":
-        return ParquetWriter(stream, schema)
-    if fmt == "json":
-        return JsonWriter(stream)
-    return CsvWriter(stream, schema.names, delimiter=delimiter, header=header)
+    from .. import formats
+
+    found = formats.get(fmt)
+    if found is None or found.writer is None:
+        raise UsageError(f"normcli cannot write {fmt!r} (it writes "
+                         f"{', '.join(formats.writable())})")
+    return found.writer(stream, schema, delimiter, header)

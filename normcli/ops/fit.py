@@ -363,6 +363,8 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
 def report_format(out: OutputSpec) -> str:
     """The model's format: as asked, ``.txt`` is the text summary, and the text summary is the
     default when it goes to a terminal."""
+    if out.fmt == "text":
+        return "text"
     if out.fmt is None and out.path is not None and out.path.lower().endswith(".txt"):
         return "text"
     if out.fmt is None and (out.path is None or out.path == "-") and sys.stdout.isatty():
