@@ -367,7 +367,7 @@ def _error(message: str) -> None:
 
 
 @contextmanager
-def _handled(debug: bool) -> Iterator[list[int]]:
+def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
     code = [0]
     try:
         yield code

@@ -160,6 +160,7 @@ def _signal_run(tmp_path: Path, sig: int) -> tuple[int, bytes, Path]:
     return code, err, dest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_mid_write(tmp_path: Path, sig: int, code: int) -> None:
     returncode, err, dest = _signal_run(tmp_path, sig)
@@ -171,6 +172,7 @@ def test_signal_mid_write(tmp_path: Path, sig: int, code: int) -> None:
     assert leftover_temp_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_big_file_round_trip(tmp_path: Path, big_csv: Path) -> None:
     """The 2M-row input streams through; rows and their order are kept."""
     dest = tmp_path / "o.csv"

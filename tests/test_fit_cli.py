@@ -226,6 +226,7 @@ def test_predict_missing_feature(tmp_path: Path, capsys) -> None:  # type: ignor
     assert code == 1 and "zz" in err
 
 
+@pytest.mark.slow
 def test_two_thousand_features_and_the_limit(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(4)
     p = 2000

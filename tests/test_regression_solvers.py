@@ -304,6 +304,7 @@ def test_path_p50_converges_to_sklearn() -> None:
         np.testing.assert_allclose(r.coef, ref[:, j], rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_two_thousand_features() -> None:
     rng = np.random.default_rng(1)
     n, p = 2200, 2000

@@ -372,7 +372,7 @@ def report_format(out: OutputSpec) -> str:
     return resolve_output_format(out.path, out.fmt, "csv")
 
 
-def _accumulate(
+def _accumulate(  # noqa: C901 - a flat sequence of per-chunk checks
     job: Job, opts: FitOptions, sel: Selection, t_idx: int, w_idx: int | None,
     f_idx: int | None,
 ) -> tuple[_Accumulator, int, int]:

@@ -45,7 +45,7 @@ def parse_point(text: str) -> list[float]:
     return values
 
 
-def run(job: Job, sink: Sink, opts: NormOptions) -> int:
+def run(job: Job, sink: Sink, opts: NormOptions) -> int:  # noqa: C901
     """Measure ``job``'s input into ``sink``; returns the number of rows written."""
     ord_ = parse_ord(opts.ord)
     if opts.axis not in ("rows", "columns"):

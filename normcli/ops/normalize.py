@@ -104,7 +104,7 @@ def column_stats(job: Job, indices: Sequence[int]) -> ColumnStats:
     return stats
 
 
-def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:
+def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
     """Normalize ``job``'s input into ``sink``; returns the number of rows written."""
     check_range(opts.feature_range)
     if opts.axis not in ("rows", "columns"):

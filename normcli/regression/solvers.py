@@ -271,7 +271,7 @@ def _ridge_solve(Q: FloatArray, q: FloatArray, lam: float) -> FloatArray:
 
 
 # ---------------------------------------------------------------------------- coordinate descent
-def _enet_cd(
+def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     Q: FloatArray,
     q: FloatArray,
     yy: float,
