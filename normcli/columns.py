@@ -52,6 +52,7 @@ NA_VALUES: tuple[str, ...] = (
 )
 
 _MISSING = strings(NA_VALUES)
+_FALSE = pa.Array.from_buffers(pa.bool_(), 1, [None, pa.py_buffer(b"\x00")])[0]
 #: What Arrow's float64 parsing accepts (after trimming spaces), as a pattern: used to tell numbers
 #: from text in the first chunk without parsing each cell in Python.
 _NUMBER = (r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -120,8 +121,11 @@ def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds
                               for c in columns])
 
     def mask(arr: pa.Array) -> np.ndarray:
-        return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False),
-                          dtype=bool).reshape(k, n)
+        # From the bits: Python's False and to_numpy() on booleans go through pandas (0.3 s).
+        filled = pc.fill_null(arr, _FALSE)
+        bits = np.unpackbits(np.frombuffer(filled.buffers()[1], dtype=np.uint8),
+                             bitorder="little")
+        return bits[filled.offset: filled.offset + len(filled)].astype(bool).reshape(k, n)
 
     present = ~mask(pc.is_in(cells, value_set=missing))
     number = mask(pc.match_substring_regex(cells, _NUMBER))

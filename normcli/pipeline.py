@@ -219,7 +219,7 @@ class Job:
 
     def _delimiter_hint(self) -> str:
         """A header read as one column that holds another separator: suggest --delimiter."""
-        if len(self.names) != 1 or self.fmt == "parquet":
+        if len(self.names) != 1 or not keeps_text(self.fmt):  # delimited text only
             return ""
         for sep, shown in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
             if sep != self.dialect.delimiter and sep in self.names[0]:
@@ -345,11 +345,11 @@ class Output:
 
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
                  default_fmt: str = "csv") -> None:
+        if out.fmt == "text":
+            raise UsageError("--output-format text is fit's summary; choose csv, tsv, parquet, "
+                             "json or jsonl")
         self.fmt = resolve_output_format(out.path, out.fmt, default_fmt)
-        if self.fmt == "text":
-            raise UsageError("--output-format text is fit's summary; choose csv, tsv, parquet "
-                             "or json")
-        if self.fmt in ("parquet", "json"):
+        if not keeps_text(self.fmt):  # named fields (Parquet, JSON, JSON Lines)
             _check_distinct(schema.names, self.fmt)
         if job.dataset is not None:
             job.dataset.refuse_input_as_output(out.path)
