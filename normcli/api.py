@@ -71,8 +71,8 @@ def _frame_to_arrow(df: pd.DataFrame) -> pa.Table:
 
 @contextmanager
 def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
-          delimiter: str | None = None, header: bool = True,
-          chunk_rows: int | None = None) -> Any:
+          delimiter: str | None = None, header: bool = True, chunk_rows: int | None = None,
+          na_values: Sequence[str] | None = None) -> Any:
     if isinstance(data, pd.DataFrame):
         source = ArrowSource(_frame_to_arrow(data), display="<DataFrame>")
         job = Job.from_reader(ArrowReader(source, chunk_rows=chunk_rows))
@@ -86,7 +86,8 @@ def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
         if path == "-":
             raise UsageError("'-' (standard input) is for the command line; pass a path or data")
         spec = InputSpec(path=path, fmt=input_format, delimiter=delimiter, header=header,
-                         chunk_rows=chunk_rows)
+                         chunk_rows=chunk_rows,
+                         na_values=None if na_values is None else tuple(na_values))
         opened = _Opened(Job(spec), None, arrow=False)
     else:
         raise TypeError("data must be a pandas DataFrame, a pyarrow Table or RecordBatchReader, "
@@ -152,6 +153,7 @@ def normalize(
     delimiter: str | None = None,
     header: bool = True,
     chunk_rows: int | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> Any:
     """Divide each row (or column) by its norm, or scale each column; as ``normcli normalize``.
 
@@ -170,7 +172,7 @@ def normalize(
     )
     two_pass = params is None and (scale is not None or axis == "columns")
     with _open(data, two_pass=two_pass, input_format=input_format, delimiter=delimiter,
-               header=header, chunk_rows=chunk_rows) as opened:
+               header=header, chunk_rows=chunk_rows, na_values=na_values) as opened:
         sink = TableSink()
         normalize_mod.run(opened.job, sink, opts)
         selection = opened.job.last_selection
@@ -194,6 +196,7 @@ def norm(
     delimiter: str | None = None,
     header: bool = True,
     chunk_rows: int | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> Any:
     """The norm of each row (a new last column ``name``), of each column (a table
     ``column, norm``), or each row's distance to a point; as ``normcli norm``.
@@ -208,7 +211,7 @@ def norm(
         columns=_columns(columns), exclude=_columns(exclude),
     )
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
-               chunk_rows=chunk_rows) as opened:
+               chunk_rows=chunk_rows, na_values=na_values) as opened:
         sink = TableSink()
         norm_mod.run(opened.job, sink, opts)
         table = sink.table()
@@ -230,12 +233,13 @@ def predict(
     delimiter: str | None = None,
     header: bool = True,
     chunk_rows: int | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> Any:
     """``data`` with the predictions of ``model`` (a :class:`Model`, its JSON, or the path of a
     ``model.json`` that ``normcli fit`` wrote) as a new last column ``name``."""
     core = _core_model(model)
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
-               chunk_rows=chunk_rows) as opened:
+               chunk_rows=chunk_rows, na_values=na_values) as opened:
         sink = TableSink()
         predict_mod.run(opened.job, sink, core, name)
         return _rows_result(opened, sink.table(), appended=True)
@@ -327,6 +331,7 @@ def fit(
     delimiter: str | None = None,
     header: bool = True,
     chunk_rows: int | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> Model:
     """Fit a penalized linear regression of ``target`` on the other numeric columns (or
     ``columns``) in one pass; as ``normcli fit``, with the same options."""
@@ -339,7 +344,7 @@ def fit(
         drop_missing=drop_missing, columns=_columns(columns), exclude=_columns(exclude),
     )
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
-               chunk_rows=chunk_rows) as opened:
+               chunk_rows=chunk_rows, na_values=na_values) as opened:
         report = fit_mod.compute(opened.job, opts)
     return Model(report.to_json())
 
@@ -383,12 +388,13 @@ class Scaler:
         delimiter: str | None = None,
         header: bool = True,
         chunk_rows: int | None = None,
+        na_values: Sequence[str] | None = None,
     ) -> Scaler:
         normalize_mod.check_scale(kind)
         rng = (float(feature_range[0]), float(feature_range[1]))
         normalize_mod.check_range(rng)
         with _open(data, input_format=input_format, delimiter=delimiter, header=header,
-                   chunk_rows=chunk_rows) as opened:
+                   chunk_rows=chunk_rows, na_values=na_values) as opened:
             job = opened.job
             sel = job.select(_columns(columns), _columns(exclude))
             stats = normalize_mod.column_stats(job, sel.used)

@@ -298,3 +298,13 @@ def test_public_names() -> None:
                                     "DataError", "UsageError"}
     assert callable(normcli.normalize) and callable(normcli.fit)
     assert (Path(normcli.__file__).parent / "py.typed").exists()
+
+
+def test_path_options_as_keywords(tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("a;b;name\n3;-;x\n0;2;y\n")
+    out = normcli.normalize(src, input_format="csv", delimiter=";", na_values=["-"])
+    assert list(out.columns) == ["a", "b", "name"]
+    np.testing.assert_array_equal(out["a"].to_numpy(), [1.0, 0.0])
+    assert np.isnan(out["b"].to_numpy()[0]) and out["b"].to_numpy()[1] == 1.0
+    assert list(out["name"]) == ["x", "y"]
