@@ -73,7 +73,7 @@ class Unit:
 class DatasetSource(Source):
     """What a job knows of its input as a whole: its name as given."""
 
-    def __init__(self, display: str) -> None:  # noqa: D107 - no file to check or spool
+    def __init__(self, display: str) -> None:
         self.path = display
         self.display = display
         self.compression = None

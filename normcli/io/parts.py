@@ -83,7 +83,7 @@ class _LocalParts:
         assert self.tmp is not None
         path = os.path.join(self.tmp, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by the caller
+        return open(path, "wb", buffering=1 << 20)
 
     def commit(self) -> None:
         assert self.tmp is not None

@@ -135,7 +135,7 @@ class RemoteSource(Source):
     download (http), removed on :meth:`close`.
     """
 
-    def __init__(self, url: str, size: int | None = None) -> None:  # noqa: D107
+    def __init__(self, url: str, size: int | None = None) -> None:
         # Source.__init__ checks a local path; everything it sets up is set up here instead.
         self.path = url
         self.display = url
