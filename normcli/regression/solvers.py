@@ -40,7 +40,7 @@ reported coefficients are mapped back to the original scale, ``beta_j = gamma_j 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,6 +271,48 @@ def _ridge_solve(Q: FloatArray, q: FloatArray, lam: float) -> FloatArray:
 
 
 # ---------------------------------------------------------------------------- coordinate descent
+def _spd_solve(A: FloatArray, b: FloatArray) -> FloatArray:
+    """Solve ``A x = b`` for a symmetric ``A``: Cholesky, or LU when ``A`` is not definite."""
+    import scipy.linalg
+
+    try:
+        c = scipy.linalg.cho_factor(A, check_finite=False)
+        return np.asarray(scipy.linalg.cho_solve(c, b, check_finite=False), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.solve(A, b), dtype=np.float64)
+
+
+def _kkt_violation(
+    Q: FloatArray, q: FloatArray, w: FloatArray, l1: float, l2: float, usable: NDArray[np.bool_],
+    thr: float,
+) -> tuple[float, FloatArray, FloatArray]:
+    """Largest violation of the optimality conditions of the elastic net at ``w``.
+
+    With ``g = q - Qw - l2 w`` (minus the gradient of the smooth part), ``w`` is the minimizer
+    iff ``g_j = l1 sign(w_j)`` where ``w_j != 0`` and ``|g_j| <= l1`` where ``w_j = 0``. Returns
+    ``(excess, g, Qw)``: ``excess`` is the largest violation beyond ``thr`` plus the rounding
+    level of ``g_j`` (``<= 0`` when ``w`` passes), ``g`` and ``Qw`` as computed.
+    """
+    support = np.flatnonzero(w)
+    if 8 * support.size > q.size:
+        Qw = Q @ w
+    elif support.size:
+        Qw = Q[:, support] @ w[support]
+    else:
+        Qw = np.zeros(q.size)
+    g = q - Qw - l2 * w
+    # Rounding in forming g: a few units of the magnitudes that were summed, bounded through
+    # |Q_jk| <= sqrt(Q_jj Q_kk) (Q is positive semi-definite).
+    d = np.sqrt(np.maximum(np.diag(Q), 0.0))
+    size = d * float(d @ np.abs(w))
+    floor = 64.0 * _EPS * (np.abs(q) + size + l1)
+    active = w != 0.0
+    viol = np.where(active, np.abs(g - l1 * np.sign(w)), np.abs(g) - l1)
+    viol = np.where(usable, viol - floor, -np.inf)
+    excess = float(np.max(viol)) - thr if viol.size else -thr
+    return excess, g, Qw
+
+
 def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     Q: FloatArray,
     q: FloatArray,
@@ -280,18 +322,26 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     w_init: FloatArray,
     tol: float,
     max_iter: int,
-    rows: list[FloatArray] | None = None,
+    screen: NDArray[np.intp] | None = None,
 ) -> tuple[FloatArray, float, int, bool]:
-    """Covariance-update coordinate descent for the elastic net on a Gram matrix.
+    """Exact elastic net on a Gram matrix: working-set coordinate descent + active-set solve.
 
-    Minimizes ``0.5 w'Qw - q'w + l1 |w|_1 + l2/2 |w|^2`` exactly like scikit-learn's
-    ``enet_coordinate_descent_gram``: converged when the duality gap is at most
-    ``tol * yy``. Coordinates are cycled over an active set that is grown with
-    violators of the KKT conditions (glmnet's strategy); once the active set and the
-    signs are stable the exact solution on that support is obtained from one linear
-    solve and accepted only if it satisfies the stopping rule.
+    Minimizes ``0.5 w'Qw - q'w + l1 |w|_1 + l2/2 |w|^2``. **Stopping rule**: ``w`` is
+    accepted when every optimality (KKT) condition holds to ``tol * (l1 + l2)`` (that is
+    ``tol * alpha``), beyond the rounding level of the gradient (see :func:`_kkt_violation`).
+    Before any sweep, and whenever coordinate descent has settled on a support, the exact
+    solution with that support and those signs is obtained from one linear solve (the
+    *polish*); it is accepted when it passes the same test, so an accepted solution is the
+    minimizer to rounding whenever the support is right, not just a point near it.
 
-    Returns ``(w, gap, n_sweeps, converged)``.
+    Coordinate descent runs on a working set only (glmnet's active sets): the current
+    support, the coordinates in ``screen`` (e.g. a sequential strong-rule set from the path)
+    and every coordinate found to violate the KKT conditions at a check; each check is one
+    ``O(p |support|)`` product. A coordinate-descent sweep costs ``O(|working set|^2)``.
+    When the sweeps crawl (ill-conditioned Gram), feature-sign steps take over.
+
+    Returns ``(w, gap, n_sweeps, converged)``; ``gap`` is the duality gap at ``w``
+    (scikit-learn's ``gap_enet_gram``, for the report).
     """
     p = q.size
     w = np.array(w_init, dtype=np.float64)
@@ -300,119 +350,132 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     w[~usable] = 0.0
     if p == 0:
         return w, 0.0, 0, True
-    tol_abs = tol * yy
-    Qw = Q @ w
-    gap = _gap(Q, q, yy, w, Qw, l1, l2)
-    if 0.0 <= gap <= tol_abs:
-        return w, gap, 0, True
-    if rows is None:
-        rows = list(Q)
-    qs = q.tolist()
-    dg = diag.tolist()
-    denom = [d + l2 for d in dg]
-    usable_idx = np.flatnonzero(usable)
+    thr = tol * (l1 + l2)
     n_iter = 0
-    tried_supports: set[bytes] = set()
-    last_key: list[bytes] = [b""]
+    tried: set[bytes] = set()
 
-    def sweep(idx: list[int]) -> tuple[float, float]:
-        d_max = 0.0
-        w_max = 0.0
-        for j in idx:
-            wj = float(w[j])
-            tmp = qs[j] - float(Qw[j]) + wj * dg[j]
-            if tmp > l1:
-                new = (tmp - l1) / denom[j]
-            elif tmp < -l1:
-                new = (tmp + l1) / denom[j]
-            else:
-                new = 0.0
-            if new != wj:
-                np.add(Qw, (new - wj) * rows[j], out=Qw)
-                w[j] = new
-                d = abs(new - wj)
-                if d > d_max:
-                    d_max = d
-            a = abs(new)
-            if a > w_max:
-                w_max = a
-        return d_max, w_max
+    def finish(v: FloatArray, Qv: FloatArray, ok: bool) -> tuple[FloatArray, float, int, bool]:
+        return v, _gap(Q, q, yy, v, Qv, l1, l2), n_iter, ok
 
-    def polish() -> tuple[FloatArray, FloatArray, float] | None:
-        support = np.flatnonzero(w)
-        key = support.tobytes() + np.signbit(w[support]).tobytes()
-        # Only try once per sign pattern, and only once it survived a full sweep.
-        stable = key == last_key[0]
-        last_key[0] = key
-        if key in tried_supports or not stable:
-            return None
-        tried_supports.add(key)
+    def polish(v: FloatArray) -> tuple[FloatArray, float, FloatArray, FloatArray] | None:
+        support = np.flatnonzero(v)
         if support.size == 0 or support.size > 3000:
             return None
-        s = np.sign(w[support])
-        A = Q[np.ix_(support, support)] + l2 * np.eye(support.size)
+        s = np.sign(v[support])
+        key = support.tobytes() + np.signbit(v[support]).tobytes()
+        if key in tried:
+            return None
+        tried.add(key)
+        A = Q[np.ix_(support, support)]
+        A[np.diag_indices_from(A)] += l2
+        rhs = q[support] - l1 * s
         try:
-            x = np.linalg.solve(A, q[support] - l1 * s)
-        except np.linalg.LinAlgError:
+            x = _spd_solve(A, rhs)
+        except (np.linalg.LinAlgError, ValueError):
             return None
         if not np.all(np.isfinite(x)) or np.any(np.sign(x) != s):
             return None
         cand = np.zeros(p)
         cand[support] = x
-        cQw = Q[:, support] @ x
-        cgap = _gap(Q, q, yy, cand, cQw, l1, l2)
-        if cgap <= tol_abs:
-            return cand, cQw, cgap
-        return None
+        excess, g, Qc = _kkt_violation(Q, q, cand, l1, l2, usable, thr)
+        return cand, excess, g, Qc
 
-    converged = False
-    last_newton = 0
+    # 1. The warm start's support with the new penalty (exact along a path when no
+    #    coordinate enters or leaves): no sweep at all. Not tried when a zero coordinate
+    #    violates its condition (the solve could not fix that).
+    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+    entering = (w == 0.0) & usable & (np.abs(g) > l1)
+    if not entering.any():
+        res = polish(w)
+        if res is not None and res[1] <= 0.0:
+            return finish(res[0], res[3], True)
+        if excess <= 0.0:
+            return finish(w, Qw, True)
+    # 2. Working set: support, screened coordinates, violators.
+    in_ws = (w != 0.0) | ((np.abs(g) > l1) & usable)
+    if screen is not None:
+        in_ws[screen] = True
+    in_ws &= usable
+    inner_tol = 1e-4
+    stall = 0
     while n_iter < max_iter:
-        # KKT check over all usable coordinates: grow the working set with violators.
-        grad = q - Qw - l2 * w
-        viol = (w == 0.0) & usable & (np.abs(grad) > l1)
-        work = np.flatnonzero(((w != 0.0) | viol) & usable)
-        if work.size == 0:
-            work = usable_idx
-        idx = work.tolist()
+        ws = np.flatnonzero(in_ws)
+        if ws.size == 0:
+            break
+        QA = np.ascontiguousarray(Q[np.ix_(ws, ws)])
+        rows = list(QA)
+        qs = q[ws].tolist()
+        dg = diag[ws].tolist()
+        den = [d + l2 for d in dg]
+        wA = w[ws].copy()
+        QwA = QA @ wA
+        idx = range(ws.size)
+        last_key = b""
         while n_iter < max_iter:
-            d_max, w_max = sweep(idx)
+            d_max = 0.0
+            w_max = 0.0
+            for j in idx:
+                wj = float(wA[j])
+                tmp = qs[j] - float(QwA[j]) + wj * dg[j]
+                if tmp > l1:
+                    new = (tmp - l1) / den[j]
+                elif tmp < -l1:
+                    new = (tmp + l1) / den[j]
+                else:
+                    new = 0.0
+                if new != wj:
+                    np.add(QwA, (new - wj) * rows[j], out=QwA)
+                    wA[j] = new
+                    d = abs(new - wj)
+                    if d > d_max:
+                        d_max = d
+                a = abs(new)
+                if a > w_max:
+                    w_max = a
             n_iter += 1
-            # Leave the inner loop early enough to re-check the KKT conditions of the
-            # inactive coordinates (cheap, vectorized) even when tol is tiny.
-            if w_max == 0.0 or d_max <= max(tol, 1e-7) * w_max:
+            if w_max == 0.0 or d_max <= inner_tol * w_max:
                 break
-            if n_iter - last_newton >= _CD_STALL_SWEEPS:
+            # A sign pattern that survived a whole sweep is worth one exact solve.
+            key = np.signbit(wA).tobytes() + (wA == 0.0).tobytes()
+            if key == last_key:
+                w[:] = 0.0
+                w[ws] = wA
+                res = polish(w)
+                if res is not None and res[1] <= 0.0:
+                    return finish(res[0], res[3], True)
+            last_key = key
+            stall += 1
+            if stall >= _CD_STALL_SWEEPS:
                 break
-            res = polish()
-            if res is not None:
-                w, Qw, gap = res
-                return w, gap, n_iter, True
-            # shrink the working set to the current support (+ keep it small)
-            nz = [j for j in idx if w[j] != 0.0]
-            if len(nz) < len(idx):
-                idx = nz if nz else idx
-        Qw = Q @ w  # refresh to avoid drift
-        gap = _gap(Q, q, yy, w, Qw, l1, l2)
-        if gap <= tol_abs:
-            converged = True
-            break
-        res = polish()
-        if res is not None:
-            w, Qw, gap = res
-            converged = True
-            break
-        if n_iter - last_newton >= _CD_STALL_SWEEPS and n_iter < max_iter:
-            # Coordinate descent crawls (ill-conditioned Gram): switch to active-set steps.
-            w, gap, steps, converged = _active_set_newton(
-                Q, q, yy, l1, l2, w, tol_abs, max_iter - n_iter, usable
-            )
+        w[:] = 0.0
+        w[ws] = wA
+        excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+        new_viol = (w == 0.0) & usable & ~in_ws & (np.abs(g) > l1)
+        if new_viol.any():
+            in_ws |= new_viol
+            continue
+        res = polish(w)
+        if res is not None and res[1] <= 0.0:
+            return finish(res[0], res[3], True)
+        if excess <= 0.0:
+            return finish(w, Qw, True)
+        inner_tol = max(inner_tol * 0.01, 1e-15)
+        if stall >= _CD_STALL_SWEEPS and n_iter < max_iter:
+            # Coordinate descent crawls (ill-conditioned Gram): feature-sign steps.
+            def done(v: FloatArray) -> bool:
+                return _kkt_violation(Q, q, v, l1, l2, usable, thr)[0] <= 0.0
+
+            w, steps, ok = _active_set_newton(Q, q, l1, l2, w, done, max_iter - n_iter, usable)
             n_iter += steps
-            last_newton = n_iter
-            Qw = Q @ w
-            if converged:
-                break
-    return w, gap, n_iter, converged
+            stall = 0
+            res = polish(w)
+            if res is not None and res[1] <= 0.0:
+                return finish(res[0], res[3], True)
+            if ok:
+                return finish(w, Q @ w, True)
+            in_ws |= (w != 0.0)
+    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+    return finish(w, Qw, excess <= 0.0)
 
 
 _CD_STALL_SWEEPS = 30
@@ -429,30 +492,28 @@ def _subproblem_objective(
 def _active_set_newton(
     Q: FloatArray,
     q: FloatArray,
-    yy: float,
     l1: float,
     l2: float,
     w_init: FloatArray,
-    tol_abs: float,
+    done: Callable[[FloatArray], bool],
     max_steps: int,
     usable: NDArray[np.bool_],
-) -> tuple[FloatArray, float, int, bool]:
+) -> tuple[FloatArray, int, bool]:
     """Feature-sign search (Lee et al., 2007) for the elastic net on a Gram matrix.
 
     Each step fixes the signs on the support plus the strongest KKT violators, solves
     the resulting quadratic exactly and moves along the segment to the best of its
     sign-change points (a descent step), dropping coordinates that reach zero. Used
     when coordinate descent stalls on ill-conditioned problems; returns
-    ``(w, gap, n_steps, converged)`` and never increases the objective.
+    ``(w, n_steps, converged)`` (``done(w)`` is the stopping rule) and never increases the
+    objective.
     """
     w = np.array(w_init, dtype=np.float64)
     steps = 0
-    gap = float("inf")
     while steps < max_steps:
         Qw = Q @ w
-        gap = _gap(Q, q, yy, w, Qw, l1, l2)
-        if gap <= tol_abs:
-            return w, gap, steps, True
+        if done(w):
+            return w, steps, True
         steps += 1
         g = q - Qw - l2 * w
         support = np.flatnonzero(w)
@@ -472,10 +533,10 @@ def _active_set_newton(
             rhs = q[B] - l1 * theta[B]
             A = QB + l2 * np.eye(B.size)
             try:
-                x = np.linalg.solve(A, rhs)
+                x = _spd_solve(A, rhs)
                 if not np.all(np.isfinite(x)):
                     raise np.linalg.LinAlgError
-            except np.linalg.LinAlgError:
+            except (np.linalg.LinAlgError, ValueError):
                 x = np.linalg.lstsq(A, rhs, rcond=None)[0]
             # new coordinates must move in the direction of their violation
             is_new = w[B] == 0.0
@@ -484,7 +545,7 @@ def _active_set_newton(
                 break
             B = B[~bad]
         if B.size == 0:
-            return w, gap, steps, False
+            return w, steps, False
         QB = Q[np.ix_(B, B)]
         qB = q[B]
         v0 = w[B]
@@ -503,11 +564,9 @@ def _active_set_newton(
             if f < best_f:
                 best_f, best_v = f, v
         if not best_f < f0 - 1e-15 * max(abs(f0), 1e-300):
-            return w, gap, steps, False
+            return w, steps, False
         w[B] = best_v
-    Qw = Q @ w
-    gap = _gap(Q, q, yy, w, Qw, l1, l2)
-    return w, gap, steps, gap <= tol_abs
+    return w, steps, done(w)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -529,7 +588,7 @@ def _solve(
     tol: float,
     max_iter: int,
     gamma_init: FloatArray | None,
-    rows: list[FloatArray] | None = None,
+    screen: NDArray[np.intp] | None = None,
 ) -> tuple[FloatArray, bool, float, int]:
     """Solve on the reduced, scaled problem; returns (gamma, converged, gap, n_iter)."""
     Q, q, yy = prob.Q, prob.q, prob.yy
@@ -549,7 +608,7 @@ def _solve(
         g = _ridge_solve(Q, q, l2)
         return g, True, _gap(Q, q, yy, g, Q @ g, 0.0, l2), 0
     w0 = np.zeros(k) if gamma_init is None else gamma_init
-    g, gap, n_iter, conv = _enet_cd(Q, q, yy, l1, l2, w0, tol, max_iter, rows)
+    g, gap, n_iter, conv = _enet_cd(Q, q, yy, l1, l2, w0, tol, max_iter, screen)
     return g, conv, gap, n_iter
 
 
@@ -627,13 +686,23 @@ def fit_path(
             coef, intercept = prob.to_original(g)
             out[i] = FitResult(coef, intercept, a, 0.0, penalty, True, float(gap), 0)
         return [r for r in out if r is not None]
-    rows = list(prob.Q)
     g_prev: FloatArray | None = None
+    l1_prev = 0.0
     for i in order:
         a, r = _effective(penalty, alist[i], l1_ratio)
-        g, conv, gap, n_iter = _solve(prob, penalty, a, r, float(tol), int(max_iter), g_prev, rows)
+        screen = None
+        if g_prev is not None and penalty in ("l1", "elasticnet"):
+            # sequential strong rule (Tibshirani et al., 2012): coordinates likely to enter
+            l1_new, l2_new = a * r, a * (1.0 - r)
+            s = np.flatnonzero(g_prev)
+            grad = prob.q - prob.Q[:, s] @ g_prev[s] - l2_new * g_prev
+            screen = np.flatnonzero(np.abs(grad) >= 2.0 * l1_new - l1_prev)
+        g, conv, gap, n_iter = _solve(
+            prob, penalty, a, r, float(tol), int(max_iter), g_prev, screen
+        )
         if penalty in ("l1", "elasticnet") and a > 0.0:
             g_prev = g
+            l1_prev = a * r
         coef, intercept = prob.to_original(g)
         out[i] = FitResult(coef, intercept, a, r, penalty, conv, float(gap), n_iter)
     return [r for r in out if r is not None]
