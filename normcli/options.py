@@ -209,9 +209,10 @@ fit_options = _apply(
         click.option(
             "--tol",
             type=float,
-            default=1e-4,
+            default=1e-6,
             show_default=True,
-            help="Duality-gap tolerance (scikit-learn's tol).",
+            help="l1/elasticnet: stop when every optimality (KKT) condition holds to TOL x "
+            "alpha, then solve exactly on the active set (README: Objectives).",
         ),
         click.option(
             "--max-iter",

@@ -57,7 +57,7 @@ class FitOptions:
     weights: str | None = None
     fit_intercept: bool = True
     standardize: bool = False
-    tol: float = 1e-4
+    tol: float = 1e-6
     max_iter: int = 1000
     cv: int | None = None
     alphas: Sequence[float] | None = None
@@ -90,10 +90,29 @@ class FitReport:
 
     def warning(self) -> str | None:
         r = self.result
-        if r.converged:
+        notes = []
+        if not r.converged:
+            notes.append(f"the solver did not converge in {self.options.max_iter} iterations "
+                         f"(duality gap {r.duality_gap:.3g}); raise --max-iter or --tol")
+        edge = self.grid_edge()
+        if edge is not None:
+            notes.append(edge)
+        return "; ".join(notes) or None
+
+    def grid_edge(self) -> str | None:
+        """A note when cross-validation chose the largest or the smallest alpha of its grid."""
+        cv = self.cv
+        if cv is None or cv.alphas.size < 2:
             return None
-        return (f"the solver did not converge in {self.options.max_iter} iterations "
-                f"(duality gap {r.duality_gap:.3g}); raise --max-iter or --tol")
+        chosen = cv.chosen
+        if chosen == cv.alphas[0]:
+            end, hint = "largest", "larger"
+        elif chosen == cv.alphas[-1]:
+            end, hint = "smallest", "smaller"
+        else:
+            return None
+        return (f"cross-validation chose the {end} alpha of the grid ({chosen:.6g}); the best "
+                f"alpha may be {hint}: widen the grid (--alphas, --eps)")
 
     def to_json(self) -> dict[str, Any]:
         r = self.result

@@ -123,7 +123,7 @@ def cross_validate(
     l1_ratio: float = 0.5,
     fit_intercept: bool = True,
     standardize: bool = False,
-    tol: float = 1e-4,
+    tol: float = 1e-6,
     max_iter: int = 1000,
     select: str = "min",
 ) -> CVResult:

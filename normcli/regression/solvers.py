@@ -57,6 +57,8 @@ PENALTIES: tuple[str, ...] = ("none", "l1", "l2", "elasticnet")
 _EPS = float(np.finfo(np.float64).eps)
 # glmnet's floor on the mixing parameter when deriving alpha_max for (near-)ridge paths.
 _RIDGE_GRID_L1_RATIO = 1e-3
+# Elastic nets below this l1_ratio get a grid reaching down to the nearly unshrunk fits.
+_SMALL_L1_RATIO = 0.1
 
 
 @dataclass
@@ -96,7 +98,7 @@ class FitResult:
 
 # ---------------------------------------------------------------------------- validation
 def validate_params(
-    *, penalty: str, alpha: float = 1.0, l1_ratio: float = 0.5, tol: float = 1e-4,
+    *, penalty: str, alpha: float = 1.0, l1_ratio: float = 0.5, tol: float = 1e-6,
     max_iter: int = 1000,
 ) -> None:
     """Raise ``ValueError`` with a user-readable message on invalid parameters."""
@@ -620,7 +622,7 @@ def fit(
     l1_ratio: float = 0.5,
     fit_intercept: bool = True,
     standardize: bool = False,
-    tol: float = 1e-4,
+    tol: float = 1e-6,
     max_iter: int = 1000,
     coef_init: FloatArray | None = None,
 ) -> FitResult:
@@ -653,7 +655,7 @@ def fit_path(
     l1_ratio: float = 0.5,
     fit_intercept: bool = True,
     standardize: bool = False,
-    tol: float = 1e-4,
+    tol: float = 1e-6,
     max_iter: int = 1000,
 ) -> list[FitResult]:
     """Fit one model per alpha, warm-starting along decreasing alphas.
@@ -708,6 +710,23 @@ def fit_path(
     return [r for r in out if r is not None]
 
 
+def _hkb_alpha(prob: _Problem, n_rows: int, rank: int, fit_intercept: bool) -> float | None:
+    """Hoerl, Kennard & Baldwin's (1975) ridge estimate ``r s^2 / |b_ols|^2`` on Ridge's scale.
+
+    ``s^2 = RSS / (n - r - 1)`` from the least-squares fit; ``None`` when it is undefined
+    (no residual degrees of freedom, or a zero fit).
+    """
+    dof = n_rows - rank - (1 if fit_intercept else 0)
+    if dof <= 0:
+        return None
+    b = _min_norm_lstsq(prob.Q, prob.q)
+    rss = max(prob.yy - float(prob.q @ b), 0.0) * prob.sum_w
+    bb = float(b @ b)
+    if not (bb > 0.0 and rss > 0.0):
+        return None
+    return rank * (rss / dof) / bb
+
+
 def alpha_grid(
     stats: GramStats,
     *,
@@ -718,21 +737,32 @@ def alpha_grid(
     fit_intercept: bool = True,
     standardize: bool = False,
 ) -> FloatArray:
-    """Decreasing, log-spaced grid of ``n_alphas`` alphas from ``alpha_max`` to ``eps * alpha_max``.
+    """Decreasing, log-spaced grid of ``n_alphas`` alphas.
 
-    For ``l1``/``elasticnet`` this is scikit-learn's ``_alpha_grid``:
+    For ``l1``/``elasticnet`` this is scikit-learn's ``_alpha_grid``, from
 
     .. math::
 
         \\alpha_{max} = \\frac{\\max_j |x_{c,j}^T W y_c|}{W \\rho}
 
-    (the smallest alpha with an all-zero solution; ``rho = 1`` for ``l1``). If
-    ``alpha_max`` is below float64 resolution every entry is ``1e-15``. For
-    ``elasticnet`` with ``l1_ratio = 0`` and for ``l2`` glmnet's trick is used:
-    ``alpha_max`` is computed with ``rho = 1e-3``; for ``l2`` it is then converted to
-    Ridge's scale (``alpha_ridge = W * alpha_enet``), i.e.
-    ``alpha_max = 1000 * max_j |x_{c,j}^T W y_c|``. With ``standardize=True`` the
-    standardized features are used.
+    (the smallest alpha with an all-zero solution; ``rho = 1`` for ``l1``) down to
+    ``eps * alpha_max``. If ``alpha_max`` is below float64 resolution every entry is
+    ``1e-15``.
+
+    For ``l2`` the grid follows the spectrum ``d_1 >= ... >= d_r > 0`` of the centered
+    weighted Gram matrix ``C = sum_i w_i x_c,i x_c,i^T`` (standardized with
+    ``standardize=True``), through the effective degrees of freedom
+    ``df(alpha) = sum_i d_i / (d_i + alpha)``: from ``alpha_max = d_1 / eps`` (``df < r eps``,
+    almost every coefficient shrunk to 0) down to ``alpha_min = eps * d_r`` (``df > r / (1 +
+    eps)``, almost the least-squares fit), where ``d_r`` is the smallest eigenvalue above
+    ``1e-10 d_1`` (the numerical rank) or, when smaller, Hoerl, Kennard & Baldwin's estimate
+    ``r s^2 / |b_ols|^2`` of a good ridge penalty (``s^2`` the residual variance of least
+    squares): with much data the cross-validated optimum lies far below ``d_r``, and the grid
+    then still brackets it.
+
+    For ``elasticnet`` with ``l1_ratio < 0.1`` (mostly ridge), the lasso grid's lower end
+    ``eps * alpha_max`` is extended down to ``eps * d_r / (W (1 - rho))`` when that is smaller,
+    so that the grid also reaches the nearly unshrunk fits.
     """
     validate_params(penalty=penalty, l1_ratio=l1_ratio)
     if penalty == "none":
@@ -744,18 +774,29 @@ def alpha_grid(
     n_alphas = int(n_alphas)
     prob = _prepare(stats, fit_intercept=fit_intercept, standardize=standardize)
     W = prob.sum_w
+    res = float(np.finfo(np.float64).resolution)
+    rho = 1.0 if penalty == "l1" else float(l1_ratio)
+    spectrum = None
+    if penalty == "l2" or (penalty == "elasticnet" and rho < _SMALL_L1_RATIO):
+        evals = np.linalg.eigvalsh(prob.Q) * W if prob.q.size else np.zeros(0)
+        top = float(evals[-1]) if evals.size else 0.0
+        if top > 0.0:
+            rank_evals = evals[evals > 1e-10 * top]
+            low = float(np.min(rank_evals))
+            hkb = _hkb_alpha(prob, stats.n_rows, rank_evals.size, fit_intercept)
+            if hkb is not None:
+                low = min(low, hkb)
+            spectrum = (top, low)
+    if penalty == "l2":
+        if spectrum is None:
+            return np.full(n_alphas, res)
+        return np.geomspace(spectrum[0] / eps, spectrum[1] * eps, num=n_alphas)
     xy = prob.q * W  # sum_i w_i x_ij y_i (centered when fitting an intercept)
     xy_max = float(np.max(np.abs(xy))) if xy.size else 0.0
-    if penalty == "l1":
-        rho = 1.0
-    elif penalty == "elasticnet":
-        rho = float(l1_ratio) if l1_ratio > 0 else _RIDGE_GRID_L1_RATIO
-    else:
-        rho = _RIDGE_GRID_L1_RATIO
-    alpha_max = xy_max / (W * rho)
-    res = float(np.finfo(np.float64).resolution)
+    alpha_max = xy_max / (W * (rho if rho > 0 else _RIDGE_GRID_L1_RATIO))
     if alpha_max <= res:
         return np.full(n_alphas, res)
-    if penalty == "l2":
-        alpha_max *= W
-    return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
+    alpha_min = alpha_max * eps
+    if spectrum is not None:
+        alpha_min = min(alpha_min, eps * spectrum[1] / (W * (1.0 - rho)))
+    return np.geomspace(alpha_max, alpha_min, num=n_alphas)
