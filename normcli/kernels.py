@@ -22,7 +22,9 @@ from .errors import UsageError
 _TINY = 1e-280
 
 
-def parse_ord(text: str | float, *, allow_special: bool = True, minimum: float = 0.0) -> float:
+def parse_ord(
+    text: str | float, *, allow_special: bool = True, minimum: float = -math.inf
+) -> float:
     """``"l1"`` -> 1, ``"l2"`` -> 2, ``"max"``/``"inf"`` -> inf, ``"-inf"``, ``"0"``, ``"P"``."""
     aliases = {"l1": 1.0, "l2": 2.0, "max": math.inf, "inf": math.inf, "-inf": -math.inf}
     key = str(text).strip().lower()
@@ -39,8 +41,6 @@ def parse_ord(text: str | float, *, allow_special: bool = True, minimum: float =
         raise UsageError(f"unsupported norm order {text!r} here")
     if value != -math.inf and value != 0 and value < minimum:
         raise UsageError(f"the norm order must be >= {minimum:g} (got {text})")
-    if value < 0 and value != -math.inf:
-        raise UsageError(f"the norm order must be positive, 0 or -inf (got {text})")
     return value
 
 
@@ -88,7 +88,8 @@ def scaled_parts(A: np.ndarray, p: float, axis: int) -> tuple[np.ndarray, np.nda
     """
     biggest = A.max(axis=axis) if A.shape[axis] else np.zeros(A.shape[1 - axis])
     m = np.where(biggest > 0, biggest, 1.0)
-    scaled = A / (m[:, None] if axis == 1 else m[None, :])
+    with np.errstate(invalid="ignore"):  # inf / inf: such lines follow _infinite_rule
+        scaled = A / (m[:, None] if axis == 1 else m[None, :])
     r = _root(_power_sum(scaled, p, axis), p)
     return m, r
 
@@ -105,6 +106,8 @@ def row_norms(X: np.ndarray, ord: float) -> np.ndarray:
         out = B.min(axis=1) if X.shape[1] else np.zeros(X.shape[0])
     elif ord == 0:
         out = ((A != 0) & present).sum(axis=1).astype(np.float64)
+    elif ord < 0:
+        out = _negative_norms(A, present, ord, axis=1)
     elif _always_scaled(ord):
         m, r = scaled_parts(A, ord, axis=1)
         with np.errstate(over="ignore"):
@@ -125,6 +128,47 @@ def row_norms(X: np.ndarray, ord: float) -> np.ndarray:
     return out
 
 
+def _negative_parts(
+    A: np.ndarray, present: np.ndarray, p: float, axis: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For ``p < 0``: ``(m, s, zero)`` with the norm ``m * s ** (1/p)``.
+
+    ``m`` is the smallest |value| (inf when none is finite), ``s = sum (|x| / m) ** p`` lies in
+    [1, n] (each term in (0, 1]; infinite values add 0), ``zero`` marks lines holding a 0, whose
+    norm is 0 (``|0| ** p`` is infinite), as numpy gives it.
+    """
+    B = np.where(present, A, np.inf)
+    zero = ((A == 0) & present).any(axis=axis)
+    B = np.where(B == 0, np.inf, B)
+    m = B.min(axis=axis) if B.shape[axis] else np.full(B.shape[1 - axis], np.inf)
+    safe = np.where(np.isfinite(m), m, 1.0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio = B / (safe[:, None] if axis == 1 else safe[None, :])
+        s = np.power(ratio, p).sum(axis=axis)  # inf ** p = 0
+    return m, s, zero
+
+
+def _negative_norms(A: np.ndarray, present: np.ndarray, p: float, axis: int) -> np.ndarray:
+    m, s, zero = _negative_parts(A, present, p, axis)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.where(np.isfinite(m), m * np.power(np.where(s > 0, s, 1.0), 1.0 / p), np.inf)
+    out[zero] = 0.0
+    return np.asarray(out, dtype=np.float64)
+
+
+def _infinite_rule(X: np.ndarray, ord: float, axis: int) -> np.ndarray:
+    """The limit of ``x / ||x||`` as the infinite cells of a line grow at one rate.
+
+    Finite cells become 0 (missing ones stay missing); the ``k`` infinite cells of the line
+    become ``sign / k ** (1/p)`` (``±1`` for one infinite cell, and for ``max`` always).
+    """
+    inf = np.isinf(X)
+    k = inf.sum(axis=axis).astype(np.float64)
+    k = k[:, None] if axis == 1 else k[None, :]
+    root = np.ones_like(k) if ord == math.inf else np.power(np.maximum(k, 1.0), 1.0 / ord)
+    return np.where(inf, np.sign(X) / root, np.where(np.isnan(X), np.nan, 0.0))
+
+
 def normalize_rows(X: np.ndarray, ord: float) -> np.ndarray:
     """Each row divided by its norm, as ``sklearn.preprocessing.normalize``; zero rows stay zero.
 
@@ -137,17 +181,28 @@ def normalize_rows(X: np.ndarray, ord: float) -> np.ndarray:
     if ord == math.inf:
         norms = A.max(axis=1) if X.shape[1] else np.zeros(X.shape[0])
         norms[norms == 0] = 1.0
-        return X / norms[:, None]
-    m, r = scaled_parts(A, ord, axis=1)
-    r[r == 0] = 1.0  # a zero row stays zero
-    with np.errstate(invalid="ignore"):
-        return (X / m[:, None]) / r[:, None]
+        with np.errstate(invalid="ignore"):
+            out = X / norms[:, None]
+    else:
+        m, r = scaled_parts(A, ord, axis=1)
+        r[r == 0] = 1.0  # a zero row stays zero
+        with np.errstate(invalid="ignore"):
+            out = (X / m[:, None]) / r[:, None]
+    rows = np.isinf(A).any(axis=1)
+    if rows.any():  # an infinite cell dominates its row
+        out[rows] = _infinite_rule(X[rows], ord, axis=1)
+    return out
 
 
 class ColumnNorms:
-    """Mergeable per-column norm accumulator: ``norm_j = scale_j * sum_j ** (1/p)``.
+    """Mergeable per-column norm accumulator: ``norm_j = scale_j * total_j ** (1/p)``.
 
-    Two accumulators merge by rescaling to the larger scale, so chunks may be combined in any order.
+    ``p > 0``: ``scale`` is the largest |value| and ``total = sum (|x| / scale) ** p``; in a
+    column holding an infinite value ``scale`` is inf and ``total`` counts the infinite cells.
+    ``p < 0``: ``scale`` is the smallest non-zero |value|, ``total = sum (|x| / scale) ** p``
+    over the non-zero values and ``zeros`` counts zeros (any zero makes the norm 0).
+    Two accumulators merge by rescaling to the common scale, so chunks may be combined in any
+    order.
     """
 
     def __init__(self, k: int, ord: float) -> None:
@@ -157,7 +212,8 @@ class ColumnNorms:
         self.scale = np.zeros(k)
         self.total = np.zeros(k)  # sum of (|x| / scale) ** p (p = 0: count of non-zeros)
         self.count = np.zeros(k, dtype=np.int64)
-        if ord == -math.inf:
+        self.zeros = np.zeros(k, dtype=np.int64)
+        if ord == -math.inf or ord < 0:
             self.scale[:] = np.inf
 
     def update(self, X: np.ndarray) -> None:
@@ -179,11 +235,17 @@ class ColumnNorms:
             return
         if X.shape[0] == 0:
             return
-        biggest = A.max(axis=0)
-        m = np.where(biggest > 0, biggest, 1.0)
+        if p < 0:
+            m, s, _zero = _negative_parts(A, present, p, axis=0)
+            self.zeros += ((A == 0) & present).sum(axis=0)
+            self._merge_negative(m, s)
+            return
+        m = A.max(axis=0)
+        safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
         with np.errstate(invalid="ignore"):
-            s = _power_sum(A / m[None, :], p, axis=0)
-        s[np.isinf(m)] = 1.0  # a column holding inf has norm inf = scale * 1
+            s = _power_sum(A / safe[None, :], p, axis=0)
+        infcol = np.isinf(m)
+        s[infcol] = np.isinf(A[:, infcol]).sum(axis=0)  # a column holding inf: count them
         self._merge(m, s)
 
     def _merge(self, m: np.ndarray, s: np.ndarray) -> None:
@@ -192,8 +254,21 @@ class ColumnNorms:
         safe = np.where((new > 0) & np.isfinite(new), new, 1.0)
         with np.errstate(under="ignore", over="ignore", invalid="ignore"):
             total = self.total * (self.scale / safe) ** p + s * (m / safe) ** p
-        total[np.isinf(new)] = 1.0
+        inf = np.isinf(new)
+        total[inf] = (np.where(np.isinf(self.scale), self.total, 0.0)
+                      + np.where(np.isinf(m), s, 0.0))[inf]
+        total[new == 0] = 0.0
         self.total = total
+        self.scale = new
+
+    def _merge_negative(self, m: np.ndarray, s: np.ndarray) -> None:
+        p = self.ord
+        new = np.minimum(self.scale, m)
+        safe = np.where(np.isfinite(new), new, 1.0)
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+            ta = np.where(np.isfinite(self.scale), self.total * (self.scale / safe) ** p, 0.0)
+            tb = np.where(np.isfinite(m), s * (m / safe) ** p, 0.0)
+        self.total = ta + tb
         self.scale = new
 
     def merge(self, other: ColumnNorms) -> None:
@@ -204,6 +279,9 @@ class ColumnNorms:
             np.minimum(self.scale, other.scale, out=self.scale)
         elif self.ord == 0:
             self.total += other.total
+        elif self.ord < 0:
+            self.zeros += other.zeros
+            self._merge_negative(other.scale, other.total)
         else:
             self._merge(other.scale, other.total)
 
@@ -214,6 +292,9 @@ class ColumnNorms:
             return np.ones_like(self.scale)
         if p == 0:
             return self.total.astype(np.float64)
+        if p < 0:
+            with np.errstate(divide="ignore"):
+                return np.asarray(np.power(np.where(self.total > 0, self.total, 1.0), 1.0 / p))
         return _root(self.total, p)
 
     def norms(self) -> np.ndarray:
@@ -224,6 +305,8 @@ class ColumnNorms:
             with np.errstate(over="ignore"):
                 out = self.scale * self.root()
         out = np.asarray(out, dtype=np.float64).copy()
+        if p < 0 and p != -math.inf:
+            out[self.zeros > 0] = 0.0
         out[self.count == 0] = np.nan
         return out
 
@@ -233,6 +316,9 @@ class ColumnNorms:
 
 
 def divide_columns(X: np.ndarray, scale: np.ndarray, root: np.ndarray, ord: float) -> np.ndarray:
+    """Each column divided by its norm ``scale * root``; a column whose scale is infinite (it
+    holds an infinite value) follows the infinite-value rule: finite cells become 0, its ``k``
+    infinite cells ``sign / k ** (1/p)`` (``root`` is ``k ** (1/p)`` there)."""
     if ord == 0:
         norm = np.where(root > 0, root, 1.0)
         return X / norm[None, :]
@@ -244,8 +330,14 @@ def divide_columns(X: np.ndarray, scale: np.ndarray, root: np.ndarray, ord: floa
         return X / norm[None, :]
     safe_norm = np.where(plain, norm, 1.0)
     out[:, plain] = X[:, plain] / safe_norm[plain][None, :]
-    rest = ~plain
+    infinite = np.isinf(scale)
+    rest = ~plain & ~infinite
     m = np.where(scale[rest] > 0, scale[rest], 1.0)
     r = np.where(root[rest] > 0, root[rest], 1.0)
     out[:, rest] = (X[:, rest] / m[None, :]) / r[None, :]
+    if infinite.any():
+        Xi = X[:, infinite]
+        ri = np.where(root[infinite] > 0, root[infinite], 1.0)[None, :]
+        out[:, infinite] = np.where(np.isinf(Xi), np.sign(Xi) / ri,
+                                    np.where(np.isnan(Xi), np.nan, 0.0))
     return out

@@ -152,7 +152,7 @@ norm_options = _apply(
             default="2",
             show_default=True,
             metavar="1|2|inf|-inf|0|P",
-            help="Norm order as numpy.linalg.norm (aliases l1, l2, max).",
+            help="Norm order, any real number, as numpy.linalg.norm (aliases l1, l2, max).",
         ),
         click.option(
             "--axis",

@@ -23,6 +23,7 @@ Transforms (x a present value, missing cells stay missing):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,19 @@ def _safe(scale: np.ndarray) -> np.ndarray:
     return np.where(scale > 0, scale, 1.0)
 
 
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``s + e == a + b`` exactly, ``s = fl(a + b)`` (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(s, e)`` with ``s = fl(a + b)``, ``e`` its error (exact when ``|a| >= |b|``)."""
+    s = a + b
+    return s, b - (s - a)
+
+
 @dataclass
 class ColumnStats:
     """Mergeable statistics of k columns (missing values left out)."""
@@ -61,6 +75,28 @@ class ColumnStats:
     m2_s: np.ndarray  # sum of (x / scale - mean_s) ** 2
     min: np.ndarray
     max: np.ndarray
+    # the rounding error of mean_s (mean = (mean_s + mean_lo) * scale, a double-double), so
+    # that a column constant up to its last digits is centred on its exact mean
+    mean_lo: np.ndarray | None = None
+    # infinite cells: left out of every statistic above, counted here
+    n_inf: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        k = self.count.shape[0]
+        if self.mean_lo is None:
+            self.mean_lo = np.zeros(k)
+        if self.n_inf is None:
+            self.n_inf = np.zeros(k, dtype=np.int64)
+
+    @property
+    def lo(self) -> np.ndarray:
+        assert self.mean_lo is not None
+        return self.mean_lo
+
+    @property
+    def infinite(self) -> np.ndarray:
+        assert self.n_inf is not None
+        return self.n_inf
 
     @classmethod
     def empty(cls, k: int) -> ColumnStats:
@@ -76,7 +112,8 @@ class ColumnStats:
     @classmethod
     def of(cls, X: np.ndarray) -> ColumnStats:
         k = X.shape[1]
-        present = ~np.isnan(X)
+        n_inf = np.isinf(X).sum(axis=0)
+        present = np.isfinite(X)
         count = present.sum(axis=0)
         if X.shape[0] == 0:
             return cls.empty(k)
@@ -90,23 +127,32 @@ class ColumnStats:
         safe_n = np.maximum(count, 1)
         mean_s = S0.sum(axis=0) / safe_n
         D = np.where(present, S - mean_s[None, :], 0.0)
+        # second pass: the mean of the deviations is the first mean's rounding error
+        mean_lo = D.sum(axis=0) / safe_n
+        D = np.where(present, D - mean_lo[None, :], 0.0)
         m2_s = np.einsum("ij,ij->j", D, D)
-        return cls(count, scale, mean_s, m2_s, lo, hi)
+        mean_s, mean_lo = _fast_two_sum(mean_s, mean_lo)
+        return cls(count, scale, mean_s, m2_s, lo, hi, mean_lo, n_inf)
 
     def merge(self, other: ColumnStats) -> ColumnStats:
         # An empty or all-zero side has scale 0 and must not force its scale on the other side
         # (a scale of 1 would underflow the M2 of a column of values near 1e-300).
         scale = np.maximum(self.scale, other.scale)
-        fa, fb = self.scale / _safe(scale), other.scale / _safe(scale)
+        fa, fb = self.scale / _safe(scale), other.scale / _safe(scale)  # powers of two: exact
         ma, mb = self.mean_s * fa, other.mean_s * fb
+        la, lb = self.lo * fa, other.lo * fb
         m2a, m2b = self.m2_s * fa**2, other.m2_s * fb**2
         n = self.count + other.count
         safe_n = np.maximum(n, 1)
-        d = mb - ma
-        mean = ma + d * (other.count / safe_n)
+        f = other.count / safe_n
+        d_hi, d_lo = mb - ma, lb - la
+        d = d_hi + d_lo
+        hi, err = _two_sum(ma, d_hi * f)
+        mean, mean_lo = _fast_two_sum(hi, (la + d_lo * f) + err)
         m2 = m2a + m2b + d**2 * (self.count * other.count / safe_n)
         return ColumnStats(
-            n, scale, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+            n, scale, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max),
+            mean_lo, self.infinite + other.infinite,
         )
 
     def update(self, X: np.ndarray) -> None:
@@ -116,7 +162,7 @@ class ColumnStats:
     # -- derived -------------------------------------------------------------------------------
     @property
     def mean(self) -> np.ndarray:
-        return self.mean_s * self.scale
+        return (self.mean_s + self.lo) * self.scale
 
     @property
     def std_s(self) -> np.ndarray:
@@ -148,13 +194,18 @@ class Scaler:
     def transform(self, X: np.ndarray) -> np.ndarray:
         st = self.stats
         if self.kind == "maxabs":
-            m = st.max_abs
-            return X / np.where(m > 0, m, 1.0)[None, :]
+            m = np.where(st.infinite > 0, np.inf, st.max_abs)
+            with np.errstate(invalid="ignore"):
+                out = X / np.where(m > 0, m, 1.0)[None, :]
+            # an infinite cell dominates its column (the max norm): finite cells 0, it ±1
+            inf = np.isinf(X)
+            out[inf] = np.sign(X[inf])
+            return out
         if self.kind == "zscore":
             constant = (st.min == st.max) | (st.count == 0) | (st.std_s == 0)
             std_s = np.where(constant, 1.0, st.std_s)
             S = X / _safe(st.scale)[None, :]
-            out = (S - st.mean_s[None, :]) / std_s[None, :]
+            out = ((S - st.mean_s[None, :]) - st.lo[None, :]) / std_s[None, :]
             if constant.any():
                 out[:, constant] = np.where(np.isnan(X[:, constant]), np.nan, 0.0)
             # A constant column c: as StandardScaler (scale 1), x - c; exactly 0 on the fitted
@@ -168,14 +219,29 @@ class Scaler:
             lo_s = np.where(st.count > 0, st.min, 0.0) / _safe(st.scale)
             hi_s = np.where(st.count > 0, st.max, 0.0) / _safe(st.scale)
             data_range = hi_s - lo_s
-            s = (b - a) / np.where(data_range > 0, data_range, 1.0)
-            offset = a - lo_s * s
-            out = (X / _safe(st.scale)[None, :]) * s[None, :] + offset[None, :]
+            safe_range = np.where(data_range > 0, data_range, 1.0)
+            S = X / _safe(st.scale)[None, :]
+            with np.errstate(over="ignore", invalid="ignore"):
+                s = (b - a) / safe_range
+                offset = a - lo_s * s
+                out = S * s[None, :] + offset[None, :]
             # A constant column c: as MinMaxScaler, (x - c) * (b - a) + a (a range of 1 in the
             # data's own units, not in the scaled ones); on the fitted data that is exactly a.
             const = (st.count > 0) & (st.min == st.max)
-            if const.any():
-                out[:, const] = (X[:, const] - st.min[const][None, :]) * (b - a) + a
+            t = np.where(const[None, :], X - np.where(const, st.min, 0.0)[None, :],
+                         (S - lo_s[None, :]) / safe_range[None, :])
+            with np.errstate(over="ignore", invalid="ignore"):
+                if const.any():
+                    out[:, const] = t[:, const] * (b - a) + a
+                # A range too wide for b - a (--range=-1e308,1e308): the same map as
+                # a * (1 - t) + b * t, which cannot overflow for t in [0, 1].
+                wide = ~np.isfinite(s) | ~np.isfinite(offset) | (const & (not math.isfinite(b - a)))
+                if wide.any():
+                    tw = t[:, wide]
+                    out[:, wide] = a * (1.0 - tw) + b * tw
+                    out[:, wide] = np.where(tw == 0, a, np.where(tw == 1, b, out[:, wide]))
+            inf = np.isinf(X)
+            out[inf] = np.sign(X[inf]) * np.inf  # beyond every finite value (clipped below)
             if self.clip:
                 np.clip(out, a, b, out=out)
             return out
@@ -196,6 +262,8 @@ class Scaler:
                 "scale": float(st.scale[j]),
                 "mean_scaled": float(st.mean_s[j]),
                 "m2_scaled": float(st.m2_s[j]),
+                "mean_scaled_lo": float(st.lo[j]),
+                "infinite": int(st.infinite[j]),
             }
         out: dict[str, Any] = {"normcli": __version__, "kind": self.kind, "columns": cols}
         if self.kind == "minmax":
@@ -218,6 +286,8 @@ class Scaler:
                 st.scale[j] = float(c["scale"])
                 st.mean_s[j] = float(c["mean_scaled"])
                 st.m2_s[j] = float(c["m2_scaled"])
+                st.lo[j] = float(c.get("mean_scaled_lo", 0.0))
+                st.infinite[j] = int(c.get("infinite", 0))
                 st.min[j] = np.inf if c["min"] is None else float(c["min"])
                 st.max[j] = -np.inf if c["max"] is None else float(c["max"])
             rng = data.get("range", [0.0, 1.0])
