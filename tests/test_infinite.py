@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import invoke, out_matrix, write_csv
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from normcli.kernels import ColumnNorms, row_norms
 from normcli.scalers import ColumnStats, Scaler
-
-from conftest import invoke, out_matrix, write_csv
 
 INF = math.inf
 
