@@ -274,19 +274,14 @@ def _ridge_solve(Q: FloatArray, q: FloatArray, lam: float) -> FloatArray:
 
 # ---------------------------------------------------------------------------- coordinate descent
 def _spd_solve(A: FloatArray, b: FloatArray) -> FloatArray:
-    """Solve ``A x = b`` for a symmetric ``A``: Cholesky, or LU when ``A`` is not definite."""
-    import scipy.linalg
-
-    try:
-        c = scipy.linalg.cho_factor(A, check_finite=False)
-        return np.asarray(scipy.linalg.cho_solve(c, b, check_finite=False), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        return np.asarray(np.linalg.solve(A, b), dtype=np.float64)
+    """Solve ``A x = b`` (LU; numpy only, so ``fit`` needs no scipy import)."""
+    return np.asarray(np.linalg.solve(A, b), dtype=np.float64)
 
 
 def _kkt_violation(
     Q: FloatArray, q: FloatArray, w: FloatArray, l1: float, l2: float, usable: NDArray[np.bool_],
     thr: float,
+    d: FloatArray | None = None,
 ) -> tuple[float, FloatArray, FloatArray]:
     """Largest violation of the optimality conditions of the elastic net at ``w``.
 
@@ -305,7 +300,8 @@ def _kkt_violation(
     g = q - Qw - l2 * w
     # Rounding in forming g: a few units of the magnitudes that were summed, bounded through
     # |Q_jk| <= sqrt(Q_jj Q_kk) (Q is positive semi-definite).
-    d = np.sqrt(np.maximum(np.diag(Q), 0.0))
+    if d is None:
+        d = np.sqrt(np.maximum(np.diag(Q), 0.0))
     size = d * float(d @ np.abs(w))
     floor = 64.0 * _EPS * (np.abs(q) + size + l1)
     active = w != 0.0
@@ -353,6 +349,7 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     if p == 0:
         return w, 0.0, 0, True
     thr = tol * (l1 + l2)
+    sd = np.sqrt(np.maximum(diag, 0.0))
     n_iter = 0
     tried: set[bytes] = set()
 
@@ -379,13 +376,13 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
             return None
         cand = np.zeros(p)
         cand[support] = x
-        excess, g, Qc = _kkt_violation(Q, q, cand, l1, l2, usable, thr)
+        excess, g, Qc = _kkt_violation(Q, q, cand, l1, l2, usable, thr, sd)
         return cand, excess, g, Qc
 
     # 1. The warm start's support with the new penalty (exact along a path when no
     #    coordinate enters or leaves): no sweep at all. Not tried when a zero coordinate
     #    violates its condition (the solve could not fix that).
-    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr, sd)
     entering = (w == 0.0) & usable & (np.abs(g) > l1)
     if not entering.any():
         res = polish(w)
@@ -451,7 +448,7 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
                 break
         w[:] = 0.0
         w[ws] = wA
-        excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+        excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr, sd)
         new_viol = (w == 0.0) & usable & ~in_ws & (np.abs(g) > l1)
         if new_viol.any():
             in_ws |= new_viol
@@ -465,7 +462,7 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
         if stall >= _CD_STALL_SWEEPS and n_iter < max_iter:
             # Coordinate descent crawls (ill-conditioned Gram): feature-sign steps.
             def done(v: FloatArray) -> bool:
-                return _kkt_violation(Q, q, v, l1, l2, usable, thr)[0] <= 0.0
+                return _kkt_violation(Q, q, v, l1, l2, usable, thr, sd)[0] <= 0.0
 
             w, steps, ok = _active_set_newton(Q, q, l1, l2, w, done, max_iter - n_iter, usable)
             n_iter += steps
@@ -476,7 +473,7 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
             if ok:
                 return finish(w, Q @ w, True)
             in_ws |= (w != 0.0)
-    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr)
+    excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr, sd)
     return finish(w, Qw, excess <= 0.0)
 
 
