@@ -9,7 +9,7 @@ features) and the same folds (normcli's ``fold_ids``, given to LassoCV as a
 
 * normcli: per-fold sufficient statistics (``GramStats``), the K-fold path
   (``cross_validate``) and the final fit at the chosen alpha;
-* scikit-learn: ``LassoCV(cv=folds, precompute=True, n_alphas=...)`` at its default tol.
+* scikit-learn: ``LassoCV(cv=folds, precompute=True, alphas=n_alphas)`` at its default tol.
 
 Checked before any ratio is printed: the chosen alphas agree, and normcli's coefficients
 are within 1e-6 (relative to the largest |coefficient|) of a tightly converged
@@ -71,7 +71,7 @@ def run_sklearn(X: np.ndarray, y: np.ndarray, ids: np.ndarray, n_alphas: int
     from sklearn.model_selection import PredefinedSplit
 
     t0 = time.perf_counter()
-    model = LassoCV(cv=PredefinedSplit(ids), precompute=True, n_alphas=n_alphas,
+    model = LassoCV(cv=PredefinedSplit(ids), precompute=True, alphas=n_alphas,
                     n_jobs=1).fit(X, y)
     return time.perf_counter() - t0, float(model.alpha_)
 
@@ -105,9 +105,11 @@ def main() -> None:
     for _ in range(args.repeat):  # interleaved
         times, alpha, coef, _b = run_normcli(X, y, ids, args.folds, args.n_alphas)
         ours.append(times)
+        print("normcli " + "  ".join(f"{k} {v:.2f} s" for k, v in times.items()), flush=True)
         if not args.no_sklearn:
             t, alpha_sk = run_sklearn(X, y, ids, args.n_alphas)
             theirs.append(t)
+            print(f"LassoCV {t:.2f} s", flush=True)
     ref = reference(X, y, alpha)
     err = float(np.max(np.abs(coef - ref)) / max(np.max(np.abs(ref)), 1e-300))
     print(f"alpha normcli {alpha:.10g}" + ("" if args.no_sklearn else

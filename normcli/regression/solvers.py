@@ -410,6 +410,7 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
         QwA = QA @ wA
         idx = range(ws.size)
         last_key = b""
+        same = 0
         while n_iter < max_iter:
             d_max = 0.0
             w_max = 0.0
@@ -436,7 +437,8 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
                 break
             # A sign pattern that survived a whole sweep is worth one exact solve.
             key = np.signbit(wA).tobytes() + (wA == 0.0).tobytes()
-            if key == last_key:
+            same = same + 1 if key == last_key else 0
+            if same == _POLISH_AFTER:
                 w[:] = 0.0
                 w[ws] = wA
                 res = polish(w)
@@ -478,6 +480,8 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
 
 
 _CD_STALL_SWEEPS = 30
+# Sweeps a sign pattern must survive before the exact solve on it is tried.
+_POLISH_AFTER = 2
 
 
 def _subproblem_objective(
