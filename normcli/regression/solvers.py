@@ -408,7 +408,8 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
         den = [d + l2 for d in dg]
         wA = w[ws].copy()
         QwA = QA @ wA
-        idx = range(ws.size)
+        full = range(ws.size)
+        idx: Sequence[int] = full
         last_key = b""
         same = 0
         while n_iter < max_iter:
@@ -433,8 +434,17 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
                 if a > w_max:
                     w_max = a
             n_iter += 1
+            if idx is not full:
+                # glmnet's inner loop: the non-zero coordinates until they settle, then a
+                # sweep over the whole working set again
+                if w_max == 0.0 or d_max <= inner_tol * w_max:
+                    idx = full
+                continue
             if w_max == 0.0 or d_max <= inner_tol * w_max:
                 break
+            nz = np.flatnonzero(wA)
+            if 2 * nz.size < ws.size:
+                idx = nz.tolist()
             # A sign pattern that survived a whole sweep is worth one exact solve.
             key = np.signbit(wA).tobytes() + (wA == 0.0).tobytes()
             same = same + 1 if key == last_key else 0
