@@ -79,8 +79,8 @@ class FitResult:
     converged : bool
         Whether the stopping rule was met (always true for the closed-form solvers).
     duality_gap : float
-        Final duality gap of the coordinate-descent problem on scikit-learn's scale
-        (divided by ``W``; compare with ``tol * sum_i w_i y_c,i^2 / W``). For the closed
+        Duality gap at the returned solution on scikit-learn's scale (divided by ``W``;
+        reported, not the stopping rule, see :func:`_enet_cd`). For the closed
         form solvers it is the gap evaluated at the returned solution (≈ 0).
     n_iter : int
         Coordinate-descent sweeps (0 for closed-form solvers).
@@ -640,8 +640,8 @@ def fit(
     """Fit a (penalized) linear regression from sufficient statistics.
 
     See the module docstring for the objectives. ``tol`` and ``max_iter`` only matter
-    for ``l1``/``elasticnet`` (coordinate descent; stopping rule: duality gap
-    ``<= tol * sum_i w_i y_c,i^2 / W``, as in scikit-learn). ``coef_init`` (original
+    for ``l1``/``elasticnet`` (stopping rule: every KKT condition holds to ``tol * alpha``,
+    and an exact solve on the active set; see :func:`_enet_cd`). ``coef_init`` (original
     scale) warm-starts coordinate descent.
     """
     validate_params(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, tol=tol, max_iter=max_iter)
