@@ -185,7 +185,7 @@ def test_cv_folds_are_those_of_the_concatenated_file(tmp_path: Path, csv_parts: 
     reports = []
     for data, chunk in ((folder, "50"), (single, "50"), (folder, "17")):
         dest = tmp_path / f"m{len(reports)}.json"
-        invoke(["fit", "-y", "y", "--penalty", "l1", "--cv", "5", "--n-alphas", "8",
+        invoke(["fit", "-q", "-y", "y", "--penalty", "l1", "--cv", "5", "--n-alphas", "8",
                 "--chunk-rows", chunk, str(data), str(dest)])
         reports.append(json.loads(dest.read_text()))
     assert reports[0]["cv"] == reports[1]["cv"]
