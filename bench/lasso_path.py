@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from normcli.regression import GramStats, alpha_grid, cross_validate, fit, fold_ids  # noqa: E402
+from normcli.regression import GramStats, alpha_grid, cross_validate, fit, fold_ids
 
 
 def make_data(n: int, p: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
