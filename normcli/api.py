@@ -315,7 +315,7 @@ def fit(
     weights: str | None = None,
     fit_intercept: bool = True,
     standardize: bool = False,
-    tol: float = 1e-4,
+    tol: float = 1e-6,
     max_iter: int = 1000,
     cv: int | None = None,
     alphas: Sequence[float] | None = None,
