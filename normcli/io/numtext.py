@@ -1,0 +1,153 @@
+"""Text of float64 columns for CSV and JSON output, built in bulk with orjson's formatter.
+
+orjson formats a float64 numpy array as shortest round-trip text at about 35 ns a value, four to
+seven times faster than Arrow's cast to string (which CSV output has always used). The two agree on
+the digits; they differ in a few spellings, so for CSV every value whose spelling could differ is
+written by Arrow itself and the output stays byte for byte what Arrow writes:
+
+* integral values below 1e16 (``1.0`` / ``1``, ``-0.0`` / ``-0``),
+* 1e-6 <= |x| < 1e-5 (``1.5e-6`` / ``0.0000015``) and 1e10 <= |x| < 1e16 (``12345678901.5`` /
+  ``1.23456789015e+10``): the two switch between plain and exponent notation at other powers of
+  ten,
+* infinities and NaN that are not missing (orjson writes ``null`` for both),
+
+and a missing value (null) is an empty cell. Rows holding such a value are rare in computed output;
+they are formatted again by Arrow (the whole row) and put back in place. When more than a fifth of
+a chunk's rows hold one, the chunk is left to Arrow altogether.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .arrays import float_values
+
+_OPT = orjson.OPT_SERIALIZE_NUMPY
+#: Share of rows above which a chunk is cheaper to format with Arrow alone.
+_ARROW_SHARE = 0.2
+
+
+def binaries(values: list[bytes]) -> pa.Array:
+    """A binary array built from buffers (``pa.array`` would import pandas)."""
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum([len(v) for v in values])
+    return pa.Array.from_buffers(
+        pa.binary(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
+    )
+
+
+def binary_scalar(value: bytes) -> pa.Scalar:
+    return binaries([value])[0]
+
+
+_EMPTY = binary_scalar(b"")
+_NULL_TEXT = "null"
+
+
+def csv_fast_delimiter(delimiter: str) -> bool:
+    """Whether rows of numbers can be built with this delimiter (it cannot be confused with the
+    characters of orjson's number text or its brackets)."""
+    return delimiter.isascii() and not delimiter.isalnum() and delimiter not in "[]-+."
+
+
+def _mask(flags: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.bool_(), len(flags), [None, pa.py_buffer(np.packbits(flags, bitorder="little"))]
+    )
+
+
+def _block(cols: list[pa.Array]) -> np.ndarray:
+    n = len(cols[0])
+    block = np.empty((n, len(cols)), dtype=np.float64)
+    for j, col in enumerate(cols):
+        block[:, j] = float_values(col)
+    return block
+
+
+def _nulls(col: pa.Array) -> np.ndarray:
+    validity = col.buffers()[0]
+    n = len(col)
+    if col.null_count == 0 or validity is None:
+        return np.zeros(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    return ~bits[col.offset: col.offset + n].astype(bool)
+
+
+def arrow_text(col: pa.Array) -> pa.Array:
+    """Arrow's own text of ``col`` (the reference spelling), missing as empty, as binary."""
+    return pc.fill_null(pc.cast(col, pa.string()).cast(pa.binary()), _EMPTY)
+
+
+def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
+    """Each row of these float64 columns as CSV text (cells joined by ``delimiter``, no line end),
+    as a binary array; byte for byte what Arrow's cast to string gives. ``None`` when the chunk is
+    better left to Arrow (too many values that Arrow must spell)."""
+    n = len(cols[0])
+    block = _block(cols)
+    with np.errstate(invalid="ignore"):
+        a = np.abs(block)
+        odd = ((a >= 1e-6) & (a < 1e-5)) | ((a >= 1e10) & (a < 1e16))
+        odd |= (block == np.trunc(block)) & (a < 1e16)
+        finite = np.isfinite(block)
+    nulls = np.zeros(n, dtype=bool)
+    if not finite.all():
+        for j, col in enumerate(cols):
+            bad = ~finite[:, j]
+            if bad.any():
+                missing = _nulls(col)
+                odd[:, j] |= bad & ~missing  # infinities, and NaN that is not missing
+                nulls |= missing
+    redo = odd.any(axis=1)
+    n_redo = int(np.count_nonzero(redo))
+    if n_redo > _ARROW_SHARE * n:
+        return None
+    text = orjson.dumps(block, option=_OPT)
+    if delimiter != ",":
+        text = text.replace(b",", delimiter.encode())
+    # "[[a,b],[c,d]]": row r is text[starts[r]:starts[r + 1]] == "[a,b]," (the last one "[c,d]]"),
+    # whose cells are that without its first and last two bytes.
+    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("]"))
+    width = np.int32 if len(text) < 2**31 else np.int64
+    starts = np.empty(n + 1, dtype=width)
+    starts[0] = 1
+    starts[1:n] = ends[: n - 1] + 2
+    starts[n] = len(text)
+    rows = pa.Array.from_buffers(
+        pa.binary() if width is np.int32 else pa.large_binary(), n,
+        [None, pa.py_buffer(starts), pa.py_buffer(text)],
+    )
+    rows = pc.binary_slice(rows, 1, -2)
+    nulls &= ~redo
+    if nulls.any():
+        picked = pc.filter(rows, _mask(nulls))
+        rows = pc.replace_with_mask(rows, _mask(nulls),
+                                    pc.replace_substring(picked, _NULL_TEXT, ""))
+    if n_redo:
+        picked_cols = [arrow_text(pc.filter(col, _mask(redo))) for col in cols]
+        sep = binary_scalar(delimiter.encode())
+        again = pc.binary_join_element_wise(*picked_cols, sep)
+        rows = pc.replace_with_mask(rows, _mask(redo), again.cast(rows.type))
+    return rows
+
+
+def json_values(col: pa.Array) -> pa.Array:
+    """The JSON text of each value of a float64 column (missing, NaN and infinities as ``null``),
+    as binary."""
+    values = float_values(col)
+    n = len(values)
+    text = orjson.dumps(np.ascontiguousarray(values), option=_OPT)
+    # "[a,b,c]": value i is text[starts[i]:starts[i + 1]] less its last byte ("," or "]").
+    commas = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord(","))
+    width = np.int32 if len(text) < 2**31 else np.int64
+    starts = np.empty(n + 1, dtype=width)
+    starts[0] = 1
+    starts[1:n] = commas + 1
+    starts[n] = len(text)
+    cells = pa.Array.from_buffers(
+        pa.binary() if width is np.int32 else pa.large_binary(), n,
+        [None, pa.py_buffer(starts), pa.py_buffer(text)],
+    )
+    return pc.binary_slice(cells, 0, -1)
