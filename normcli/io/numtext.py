@@ -76,6 +76,37 @@ def _nulls(col: pa.Array) -> np.ndarray:
     return ~bits[col.offset: col.offset + n].astype(bool)
 
 
+def _odd_rows(block: np.ndarray, cols: list[pa.Array]) -> np.ndarray:
+    """Per row: 0 when orjson spells every value as Arrow does, 1 when it does but for missing
+    values (``null``, to be emptied), 2 when Arrow must write the row."""
+    n = len(block)
+    a = np.abs(block)
+    # Coarse first, in few passes: every value outside [1e-5, 1e10) (NaN included) or integral.
+    plain = a >= 1e-5
+    plain &= a < 1e10
+    whole = np.trunc(block)
+    cand = whole == block
+    cand |= ~plain
+    rows = np.flatnonzero(cand.any(axis=1))
+    out = np.zeros(n, dtype=np.int8)
+    if len(rows) == 0:
+        return out
+    sub = block[rows]
+    sa = np.abs(sub)
+    with np.errstate(invalid="ignore"):
+        odd = ((sa >= 1e-6) & (sa < 1e-5)) | ((sa >= 1e10) & (sa < 1e16))
+        odd |= (sub == np.trunc(sub)) & (sa < 1e16)
+    bad = ~np.isfinite(sub)
+    missing = np.zeros_like(bad)
+    if bad.any():
+        for j, col in enumerate(cols):
+            if bad[:, j].any():
+                missing[:, j] = _nulls(col)[rows] & bad[:, j]
+    odd |= bad & ~missing  # infinities, and NaN that is not missing
+    out[rows] = np.where(odd.any(axis=1), 2, np.where(missing.any(axis=1), 1, 0))
+    return out
+
+
 def arrow_text(col: pa.Array) -> pa.Array:
     """Arrow's own text of ``col`` (the reference spelling), missing as empty, as binary."""
     return pc.fill_null(pc.cast(col, pa.string()).cast(pa.binary()), _EMPTY)
@@ -87,20 +118,9 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
     better left to Arrow (too many values that Arrow must spell)."""
     n = len(cols[0])
     block = _block(cols)
-    with np.errstate(invalid="ignore"):
-        a = np.abs(block)
-        odd = ((a >= 1e-6) & (a < 1e-5)) | ((a >= 1e10) & (a < 1e16))
-        odd |= (block == np.trunc(block)) & (a < 1e16)
-        finite = np.isfinite(block)
-    nulls = np.zeros(n, dtype=bool)
-    if not finite.all():
-        for j, col in enumerate(cols):
-            bad = ~finite[:, j]
-            if bad.any():
-                missing = _nulls(col)
-                odd[:, j] |= bad & ~missing  # infinities, and NaN that is not missing
-                nulls |= missing
-    redo = odd.any(axis=1)
+    redo = _odd_rows(block, cols)
+    nulls = redo == 1
+    redo = redo == 2
     n_redo = int(np.count_nonzero(redo))
     if n_redo > _ARROW_SHARE * n:
         return None
@@ -120,13 +140,14 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         [None, pa.py_buffer(starts), pa.py_buffer(text)],
     )
     rows = pc.binary_slice(rows, 1, -2)
-    nulls &= ~redo
     if nulls.any():
         picked = pc.filter(rows, _mask(nulls))
         rows = pc.replace_with_mask(rows, _mask(nulls),
                                     pc.replace_substring(picked, _NULL_TEXT, ""))
     if n_redo:
-        picked_cols = [arrow_text(pc.filter(col, _mask(redo))) for col in cols]
+        where = pa.py_buffer(np.flatnonzero(redo).astype(np.int64))
+        index = pa.Array.from_buffers(pa.int64(), n_redo, [None, where])
+        picked_cols = [arrow_text(pc.take(col, index)) for col in cols]
         sep = binary_scalar(delimiter.encode())
         again = pc.binary_join_element_wise(*picked_cols, sep)
         rows = pc.replace_with_mask(rows, _mask(redo), again.cast(rows.type))

@@ -346,29 +346,74 @@ def _json_value(v: Any) -> Any:
 
 
 class JsonWriter(TableWriter):
-    """A JSON array of objects, one per row; missing values are ``null``."""
+    """A JSON array of objects, one per row; missing values are ``null``.
+
+    Rows are built column by column: float64 values by :func:`numtext.json_values` (orjson's
+    shortest round-trip text), integers and booleans by Arrow, text quoted as JSON; other types
+    (and text that needs escapes) value by value with :func:`json.dumps`."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self._first = True
         self.stream.write(b"[")
 
+    def _values(self, col: pa.Array) -> pa.Array:
+        t = col.type
+        if t == pa.float64():
+            return numtext.json_values(col)
+        null = numtext.binary_scalar(b"null")
+        if pa.types.is_integer(t) or pa.types.is_boolean(t):
+            return pc.fill_null(pc.cast(col, pa.string()).cast(pa.binary()), null)
+        if _is_text(t) and not _needs_json_escape(col):
+            quote = numtext.binary_scalar(b'"')
+            return pc.fill_null(
+                pc.binary_join_element_wise(quote, col.cast(pa.binary()), quote,
+                                            numtext.binary_scalar(b"")), null)
+        return numtext.binaries([
+            json.dumps(_json_value(v), ensure_ascii=False, default=str,
+                       allow_nan=False).encode("utf-8")
+            for v in col.to_pylist()
+        ])
+
     def encode(self, batch: pa.RecordBatch) -> Any:
-        names = batch.schema.names
-        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-        out = []
-        for values in zip(*columns, strict=True):
-            row = {n: _json_value(v) for n, v in zip(names, values, strict=True)}
-            out.append(json.dumps(row, ensure_ascii=False, default=str, allow_nan=False))
-        return ",\n".join(out)
+        if batch.num_rows == 0:
+            return b""
+        parts: list[pa.Array | pa.Scalar] = []
+        for i, name in enumerate(batch.schema.names):
+            col = batch.column(i)
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+            key = json.dumps(name, ensure_ascii=False).encode("utf-8")
+            parts.append(numtext.binary_scalar((b"{" if i == 0 else b", ") + key + b": "))
+            parts.append(self._values(col))
+        parts.append(numtext.binary_scalar(b"},\n"))
+        lines = pc.binary_join_element_wise(*parts, numtext.binary_scalar(b""))
+        lines = lines.cast(pa.large_binary())
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+            lines.offset: lines.offset + len(lines) + 1
+        ]
+        data = lines.buffers()[2]
+        return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 2)  # less ",\n"
 
     def put(self, encoded: Any) -> None:
-        if encoded:
-            self.stream.write((("\n" if self._first else ",\n") + encoded).encode("utf-8"))
+        if len(encoded):
+            self.stream.write(b"\n" if self._first else b",\n")
+            self.stream.write(encoded)
             self._first = False
 
     def close(self) -> None:
         self.stream.write(b"\n]\n" if not self._first else b"]\n")
+
+
+def _needs_json_escape(col: pa.Array) -> bool:
+    """Whether any value holds a quote, a backslash or a control character."""
+    offsets, data = col.buffers()[1:3]
+    if data is None or len(col) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    ends = np.frombuffer(offsets, dtype=width, count=col.offset + len(col) + 1)
+    text = np.frombuffer(data, dtype=np.uint8)[int(ends[col.offset]): int(ends[-1])]
+    return bool((text < 0x20).any() or (text == ord('"')).any() or (text == ord("\\")).any())
 
 
 def make_writer(
