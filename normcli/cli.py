@@ -11,12 +11,11 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__, options
-from .columns import parse_list
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_DATA,
@@ -24,13 +23,14 @@ from .errors import (
     EXIT_USAGE,
     NormcliError,
 )
-from .ops import fit as fit_mod
-from .ops import norm as norm_mod
-from .ops import normalize as normalize_mod
-from .ops import predict as predict_mod
 from .options import common_options
-from .pipeline import InputSpec, Job, OutputSpec, choose_memory_pool
-from .sinks import FileSink
+
+if TYPE_CHECKING:
+    from .pipeline import Job, OutputSpec
+    from .sinks import FileSink
+
+# The command modules (numpy, pyarrow: 0.1-0.2 s) are imported inside the commands, so that
+# --version, --help and usage errors start in a few tens of milliseconds.
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -107,6 +107,9 @@ class Session:
 
 
 def _session(progress: bool | None, quiet: bool, verbose: bool) -> Session:
+    from .pipeline import choose_memory_pool
+
+    choose_memory_pool()  # before Arrow allocates anything
     if progress is None:
         progress = sys.stderr.isatty()
     return Session(quiet=quiet, verbose=verbose, progress=bool(progress))
@@ -114,6 +117,8 @@ def _session(progress: bool | None, quiet: bool, verbose: bool) -> Session:
 
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
           no_header: bool, chunk_rows: int | None, na_values: str | None) -> Job:
+    from .pipeline import InputSpec, Job
+
     spec = InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
                      chunk_rows=chunk_rows, na_values=_na_values(na_values))
     return Job(spec, session.hook(_size(input)))
@@ -126,11 +131,15 @@ def _na_values(text: str | None) -> tuple[str, ...] | None:
 
 def _output_spec(output: str | None, output_format: str | None,
                  output_delimiter: str | None) -> OutputSpec:
+    from .pipeline import OutputSpec
+
     return OutputSpec(path=output, fmt=output_format, delimiter=output_delimiter)
 
 
 def _sink(output: str | None, output_format: str | None,
           output_delimiter: str | None) -> FileSink:
+    from .sinks import FileSink
+
     return FileSink(_output_spec(output, output_format, output_delimiter))
 
 
@@ -202,6 +211,9 @@ def normalize(
 
     Every other column passes through unchanged; missing cells stay missing.
     """
+    from .columns import parse_list
+    from .ops import normalize as normalize_mod
+
     session = _session(progress, quiet, verbose)
     opts = normalize_mod.NormalizeOptions(
         norm=norm, axis=axis, scale=scale,
@@ -236,6 +248,9 @@ def norm(
     quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """The norm of each row (or column), or each row's distance to a point."""
+    from .columns import parse_list
+    from .ops import norm as norm_mod
+
     session = _session(progress, quiet, verbose)
     opts = norm_mod.NormOptions(
         ord=ord_, axis=axis, name=name, only=only,
@@ -279,6 +294,9 @@ def fit(
     OUTPUT by extension or --output-format: csv is a term,coefficient table; json is a report
     that 'normcli predict' reads. Standard output gets the CSV table.
     """
+    from .columns import parse_list
+    from .ops import fit as fit_mod
+
     session = _session(progress, quiet, verbose)
     opts = fit_mod.FitOptions(
         target=target, penalty=fit_mod.normalize_penalty(penalty), alpha=alpha,
@@ -323,6 +341,9 @@ def predict(
     quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """Append the predictions of a fitted model as a last column."""
+    from .columns import parse_list
+    from .ops import predict as predict_mod
+
     session = _session(progress, quiet, verbose)
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
@@ -432,7 +453,6 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    choose_memory_pool()
     # Overflow, 0/0 and the like are handled where they can happen (scaled norms, finite
     # checks); numpy's RuntimeWarnings would only break "nothing on stderr on success".
     warnings.simplefilter("ignore", RuntimeWarning)

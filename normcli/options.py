@@ -8,9 +8,12 @@ from typing import Any, TypeVar
 import click
 
 from . import formats
-from .ops.fit import PENALTY_ALIASES
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The names --penalty accepts: the keys of ``ops.fit.PENALTY_ALIASES`` (a test keeps them
+#: equal), written out so that ``--help`` and ``--version`` need not import fit (numpy, pyarrow).
+PENALTY_CHOICES = ("elasticnet", "enet", "l1", "l2", "lasso", "none", "ols", "ridge")
 
 
 def _apply(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
@@ -179,7 +182,7 @@ fit_options = _apply(
             "--penalty",
             default="l2",
             show_default=True,
-            type=click.Choice(sorted(PENALTY_ALIASES), case_sensitive=False),
+            type=click.Choice(PENALTY_CHOICES, case_sensitive=False),
             metavar="none|l1|l2|elasticnet",
             help="none (ols), l1 (lasso), l2 (ridge) or elasticnet (enet).",
         ),

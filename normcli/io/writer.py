@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ..errors import NormcliError, UsageError
 from . import numtext
@@ -316,6 +315,8 @@ class ParquetWriter(TableWriter):
     def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
         # Dictionary encoding only where values repeat (passthrough text, ids, dates): on
         # computed floats it is wasted work (4x slower writes) and falls back to plain anyway.
+        import pyarrow.parquet as pq  # here: 50 ms of start-up that CSV jobs need not pay
+
         dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
         self._writer = pq.ParquetWriter(stream, schema, compression="snappy",
                                         use_dictionary=dictionary)

@@ -1,0 +1,192 @@
+"""Bulk number text (normcli.io.numtext) for CSV and JSON output, and what start-up imports.
+
+The CSV text of float64 columns is built with orjson and must be byte for byte what Arrow's own
+CSV writer (the reference, and normcli's output before) writes, each number the shortest text that
+reads back to the same float64 (compared with Python's ``repr``, an independent shortest
+round-trip formatter).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from normcli.io import numtext
+from normcli.io.arrays import strings
+from normcli.io.writer import CsvWriter, JsonWriter
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 100.0, 1e-7, 1e-6, 1.5e-6, 9.999999999999999e-6, 1e-5, 1e10,
+           1.5e10, 9999999999.999998, 1e15, 1e16, 1e21, 5e-324, 2.2250738585072014e-308,
+           2.225073858507201e-308, 1.7976931348623157e308, -1.7976931348623157e308, 1e308,
+           1e-308, 0.1, 123456.0, 1234567890123456.8, 9007199254740993.0]
+
+
+def _column(values: list[float], missing: list[bool] | None = None) -> pa.Array:
+    data = np.array(values, dtype=np.float64)
+    bitmap = None
+    nulls = 0
+    if missing is not None and any(missing):
+        present = ~np.array(missing, dtype=bool)
+        bitmap = pa.py_buffer(np.packbits(present, bitorder="little"))
+        nulls = int(np.count_nonzero(~present))
+    return pa.Array.from_buffers(pa.float64(), len(values), [bitmap, pa.py_buffer(data)],
+                                 null_count=nulls)
+
+
+def _fast(batch: pa.RecordBatch, delimiter: str = ",") -> bytes:
+    return bytes(CsvWriter(io.BytesIO(), batch.schema.names, delimiter=delimiter).format(batch))
+
+
+def _arrow(batch: pa.RecordBatch, delimiter: str = ",") -> bytes:
+    """Arrow's CSV writer on its own: the reference spelling."""
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=False, delimiter=delimiter,
+                                                    quoting_style="none"))
+    return sink.getvalue().to_pybytes()
+
+
+def _digits(text: str) -> str:
+    """The significant digits of a number's text (no sign, point, exponent or padding zeros)."""
+    mantissa = text.lower().split("e")[0].lstrip("-").replace(".", "")
+    return mantissa.strip("0") or "0"
+
+
+def test_spellings_are_arrows() -> None:
+    # Hand-written: what normcli has always written (Arrow's spelling), value by value.
+    want = [(1.0, "1"), (-0.0, "-0"), (0.0, "0"), (100.0, "100"), (1e-7, "1e-7"),
+            (1e-6, "0.000001"), (1.5e-6, "0.0000015"), (1e-5, "0.00001"), (1e10, "1e+10"),
+            (1.5e10, "1.5e+10"), (1e15, "1e+15"), (1e21, "1e+21"), (5e-324, "5e-324"),
+            (0.1, "0.1"), (float("inf"), "inf"), (float("-inf"), "-inf"),
+            (float("nan"), "nan"), (9999999999.999998, "9999999999.999998"),
+            (123456.0, "123456")]
+    out = _fast(pa.RecordBatch.from_arrays([_column([v for v, _ in want])], names=["x"]))
+    assert out.decode().split("\n")[:-1] == [text for _, text in want]
+
+
+def test_missing_is_empty_and_nan_is_nan() -> None:
+    col = _column([1.5, 2.5, float("nan"), 4.0], missing=[False, True, False, False])
+    batch = pa.RecordBatch.from_arrays([col, strings(["a", "b", "c", "d"])], names=["x", "t"])
+    assert _fast(batch) == b"1.5,a\n,b\nnan,c\n4,d\n"
+    assert _fast(batch) == _arrow(batch)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.floats(allow_subnormal=True) | st.sampled_from(SPECIAL),
+                         min_size=3, max_size=3), min_size=1, max_size=40),
+       st.lists(st.booleans(), min_size=40, max_size=40),
+       st.sampled_from([",", ";", "\t", "|"]))
+@example([[5e-324, -0.0, 1e308], [-1e-308, 1e-308, 2.2250738585072014e-308]], [False] * 40, ",")
+def test_rows_match_arrow_and_repr(rows: list[list[float]], missing: list[bool],
+                                   delimiter: str) -> None:
+    n = len(rows)
+    cols = [_column([r[j] for r in rows], missing[:n] if j == 1 else None) for j in range(3)]
+    ids = strings([f"r{i}" for i in range(n)])
+    batch = pa.RecordBatch.from_arrays([cols[0], ids, cols[1], cols[2]],
+                                       names=["a", "id", "b", "c"])
+    out = _fast(batch, delimiter)
+    assert out == _arrow(batch, delimiter)
+    lines = out.decode().split("\n")
+    assert lines[-1] == "" and len(lines) == n + 1
+    for i, line in enumerate(lines[:-1]):
+        cells = line.split(delimiter)
+        assert cells[1] == f"r{i}"
+        for cell, value, is_missing in ((cells[0], rows[i][0], False),
+                                        (cells[2], rows[i][1], missing[i]),
+                                        (cells[3], rows[i][2], False)):
+            if is_missing:
+                assert cell == ""
+            elif math.isnan(value):
+                assert cell == "nan"
+            else:
+                assert float(cell) == value and math.copysign(1, float(cell)) == math.copysign(
+                    1, value)
+                if math.isfinite(value):
+                    assert _digits(cell) == _digits(repr(value))  # shortest round trip
+
+
+def test_many_odd_values_left_to_arrow() -> None:
+    # Mostly integers: orjson writes 3.0, Arrow 3; past a fifth of the rows Arrow does it all.
+    values = [float(i) for i in range(100)] + [0.5]
+    col = _column(values)
+    assert numtext.csv_rows([col], ",") is None
+    batch = pa.RecordBatch.from_arrays([col], names=["x"])
+    assert _fast(batch) == "".join(f"{i}\n" for i in range(100)).encode() + b"0.5\n"
+
+
+def test_quoted_text_next_to_numbers() -> None:
+    batch = pa.RecordBatch.from_arrays(
+        [strings(['a "q"', "b,c", "d"]), _column([0.25, 1e-6, 3.0]),
+         pa.Array.from_buffers(pa.int64(), 3, [None, pa.py_buffer(np.array([1, -2, 3]))])],
+        names=["t", "x", "i"])
+    assert _fast(batch) == b'"a ""q""",0.25,1\n"b,c",0.000001,-2\nd,3,3\n'
+
+
+def test_unusual_delimiter_uses_arrow() -> None:
+    batch = pa.RecordBatch.from_arrays([_column([1.5, 2.0]), _column([0.1, 3.0])],
+                                       names=["x", "y"])
+    assert _fast(batch, "-") == b"1.5-0.1\n2-3\n"
+
+
+# -- JSON ------------------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_subnormal=True) | st.sampled_from(SPECIAL), min_size=1,
+                max_size=30))
+def test_json_values_round_trip(values: list[float]) -> None:
+    cells = numtext.json_values(_column(values)).to_pylist()
+    for cell, value in zip(cells, values, strict=True):
+        if math.isfinite(value):
+            assert json.loads(cell) == value
+            assert _digits(cell.decode()) == _digits(repr(value))
+        else:
+            assert cell == b"null"
+
+
+def test_json_writer_rows() -> None:
+    batch = pa.RecordBatch.from_arrays(
+        [strings(["plain", 'q"\\\n\x01é']), _column([1.0, float("inf")], [False, False]),
+         _column([0.5, 2.0], [True, False]),
+         pa.Array.from_buffers(pa.int64(), 2, [None, pa.py_buffer(np.array([7, -8]))]),
+         pa.array([True, None]), pa.array([1.5, None], pa.float32())],
+        names=["t", "x", "y", "i", "b", "f"])
+    sink = io.BytesIO()
+    w = JsonWriter(sink)
+    w.put(w.encode(batch.slice(0, 1)))
+    w.put(w.encode(batch.slice(1)))
+    w.close()
+    text = sink.getvalue().decode()
+    assert json.loads(text) == [
+        {"t": "plain", "x": 1.0, "y": None, "i": 7, "b": True, "f": 1.5},
+        {"t": 'q"\\\n\x01é', "x": None, "y": 2.0, "i": -8, "b": None, "f": None},
+    ]
+    assert text.startswith('[\n{"t": "plain", "x": 1.0, "y": null, "i": 7, "b": true')
+    assert text.endswith("}\n]\n")
+
+
+# -- start-up --------------------------------------------------------------------------------
+def test_penalty_choices_are_fits() -> None:
+    from normcli.ops.fit import PENALTY_ALIASES
+    from normcli.options import PENALTY_CHOICES
+
+    assert list(PENALTY_CHOICES) == sorted(PENALTY_ALIASES)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["normalize", "--help"],
+                                  ["fit", "--help"], ["norm"]])
+def test_light_commands_import_no_numpy_or_pyarrow(args: list[str]) -> None:
+    code = ("import sys\nfrom normcli.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in ('numpy', 'pyarrow', 'pandas') if m in sys.modules)\n"
+            "print('HEAVY', heavy, file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert b"HEAVY []" in p.stderr, p.stderr
