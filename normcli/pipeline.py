@@ -60,6 +60,11 @@ def choose_memory_pool() -> None:
         return
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
+        # Freed pages go back at once instead of after jemalloc's decay time: a streaming job
+        # frees a chunk's worth every few milliseconds. Measured on the 1M-row CSV job: peak
+        # RSS 250 MB instead of 270-310 MB, for about 1 s more system time (pages fault in
+        # again).
+        pa.jemalloc_set_decay_ms(0)
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pass
 
