@@ -613,7 +613,7 @@ def build_jobs(quick: bool) -> list[Job]:
     model = o / "model.json"
 
     def fit_model() -> None:
-        o.mkdir(parents=True, exist_ok=True)
+        model.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([*nc("fit", "-y", "c01", wide_paths(ns)[0], model)], env=CHILD_ENV,
                        cwd=CHILD_CWD, check=True, stdout=subprocess.DEVNULL)
 
