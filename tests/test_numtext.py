@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -190,3 +191,16 @@ def test_light_commands_import_no_numpy_or_pyarrow(args: list[str]) -> None:
             "print('HEAVY', heavy, file=sys.stderr)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
     assert b"HEAVY []" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("command", [["normalize"], ["norm"], ["normalize", "--scale", "zscore"]])
+def test_csv_commands_do_not_import_pandas(tmp_path: Path, command: list[str]) -> None:
+    # pandas costs 0.3 s and 40 MB of every run; numpy and pyarrow suffice
+    src = tmp_path / "in.csv"
+    src.write_text("id,a,b\nx,1.5,NA\ny,3,4\n")
+    args = [*command, str(src), str(tmp_path / "out.csv")]
+    code = ("import sys\nfrom normcli.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert b"PANDAS False" in p.stderr, p.stderr
