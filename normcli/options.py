@@ -25,6 +25,27 @@ def _apply(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
     return wrap
 
 
+class _FormatChoice(click.Choice[str]):
+    """The format names, asked of the registry when first needed (parsing the option, or that
+    command's ``--help``): loading the format modules imports pyarrow, which ``--version`` and
+    ``--help`` must not pay."""
+
+    def __init__(self, which: Callable[[], list[str]]) -> None:
+        self._which = which
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._loaded is None:
+            self._loaded = tuple(self._which())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 input_argument = click.argument("input", metavar="INPUT", type=str)
 output_argument = click.argument("output", metavar="[OUTPUT]", type=str, required=False)
 
@@ -32,12 +53,12 @@ io_options = _apply(
     [
         click.option(
             "--input-format",
-            type=click.Choice(formats.readable()),
+            type=_FormatChoice(formats.readable),
             help="Input format (default: from the extension; standard input: csv).",
         ),
         click.option(
             "--output-format",
-            type=click.Choice([*formats.writable(), "text"]),
+            type=_FormatChoice(lambda: [*formats.writable(), "text"]),
             help="Output format (default: from the extension; standard output: csv). "
             "text: fit's readable summary.",
         ),
