@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -22,7 +23,9 @@ from .errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     NormcliError,
+    UsageError,
 )
+from .io import stdio
 from .options import common_options
 
 if TYPE_CHECKING:
@@ -36,7 +39,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: unwind (removing temporary files) and exit 143."""
+    """SIGTERM or SIGHUP arrived: unwind (removing temporary files) and exit 128 + signal."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 # -- run-time settings: progress, verbosity --------------------------------------------------
@@ -100,10 +107,9 @@ class Session:
         if self._progress is not None:
             self._progress.close()
         if self.verbose and not self.quiet:
-            click.echo(f"normcli: {message} in {time.perf_counter() - self.started:.2f} s",
-                       err=True)
+            _note(f"normcli: {message} in {time.perf_counter() - self.started:.2f} s")
             if job is not None:
-                click.echo(f"normcli: {job.column_report()}", err=True)
+                _note(f"normcli: {job.column_report()}")
 
 
 def _session(progress: bool | None, quiet: bool, verbose: bool) -> Session:
@@ -115,10 +121,25 @@ def _session(progress: bool | None, quiet: bool, verbose: bool) -> Session:
     return Session(quiet=quiet, verbose=verbose, progress=bool(progress))
 
 
+def _note(line: str) -> None:
+    """A line on standard error; a failing standard error never fails a run (whose outputs
+    are committed by now): the exit status still tells."""
+    stdio.message(line + "\n")
+
+
+def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> None:
+    """Before anything is read: side files that are the input, the output or each other."""
+    from .io.writer import check_distinct
+
+    check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
+
+
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
           no_header: bool, chunk_rows: int | None, na_values: str | None) -> Job:
     from .pipeline import InputSpec, Job
 
+    if input == "-" and stdio.stdin_closed():
+        raise UsageError("standard input is closed; give an input file")
     spec = InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
                      chunk_rows=chunk_rows, na_values=_na_values(na_values))
     return Job(spec, session.hook(_size(input)))
@@ -221,6 +242,7 @@ def normalize(
         clip=clip, columns=parse_list(columns), exclude=parse_list(exclude),
         save_params=save_params, params=params,
     )
+    _distinct(input, output, {"--params": params, "--save-params": save_params})
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         rows = normalize_mod.run(job, _sink(output, output_format, output_delimiter), opts)
@@ -308,18 +330,19 @@ def fit(
         plot_log_mse=plot_log_mse,
     )
     out = _output_spec(output, output_format, output_delimiter)
+    _distinct(input, output, {"--plot": plot, "--path": path_file})
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         report = fit_mod.run(job, out, opts)
     if report.dropped and not session.quiet:
-        click.echo(f"normcli: dropped {report.dropped:,} rows with missing values", err=True)
+        _note(f"normcli: dropped {report.dropped:,} rows with missing values")
     order = report.stats.selection if report.stats is not None else None
     if order and session.verbose and not session.quiet:
-        click.echo("normcli: selection order: " + ", ".join(
-            f"{e.feature} (alpha {e.alpha:.6g})" for e in order), err=True)
+        _note("normcli: selection order: " + ", ".join(
+            f"{e.feature} (alpha {e.alpha:.6g})" for e in order))
     warning = report.warning()
     if warning and not session.quiet:
-        click.echo(f"normcli: warning: {warning}", err=True)
+        _note(f"normcli: warning: {warning}")
     session.finish(f"fitted {report.n_rows:,} rows", job)
 
 
@@ -345,6 +368,7 @@ def predict(
     from .ops import predict as predict_mod
 
     session = _session(progress, quiet, verbose)
+    _distinct(input, output, {"--model": model})
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         if selected:
@@ -374,17 +398,16 @@ def _click_main(args: list[str]) -> int:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+    raise Terminated(signum)
 
 
 def _error(message: str) -> None:
     if Progress.active is not None:
-        Progress.active.close()
-    try:
-        sys.stderr.write(f"normcli: error: {message}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+        try:
+            Progress.active.close()
+        except (OSError, ValueError):
+            pass
+    stdio.message(f"normcli: error: {message}\n")
 
 
 @contextmanager
@@ -423,9 +446,9 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
     except KeyboardInterrupt:
         _error("interrupted")
         code[0] = EXIT_INTERRUPTED
-    except Terminated:
-        _error("terminated")
-        code[0] = 128 + signal.SIGTERM
+    except Terminated as exc:
+        _error("terminated" if exc.signum == signal.SIGTERM else "hangup (SIGHUP)")
+        code[0] = 128 + exc.signum
     except MemoryError:
         _error("out of memory (try a smaller --chunk-rows)")
         code[0] = EXIT_DATA
@@ -451,20 +474,27 @@ def main(argv: list[str] | None = None) -> None:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig, handler in ((signal.SIGTERM, _on_sigterm), (signal.SIGHUP, _on_sigterm),
+                         (signal.SIGINT, signal.default_int_handler)):
+        if sig not in stdio.ignored_signals and signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, handler)
     # Overflow, 0/0 and the like are handled where they can happen (scaled norms, finite
     # checks); numpy's RuntimeWarnings would only break "nothing on stderr on success".
     warnings.simplefilter("ignore", RuntimeWarning)
     with _handled(debug) as code:
         code[0] = _click_main(args)
-        sys.stdout.flush()
-    if argv is None and code[0] in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        if sys.stdout is not None:
+            sys.stdout.flush()  # what click printed (--help, --version)
+    # Nothing may be left for the interpreter's flush at exit, which cannot report a failure.
+    failed = stdio.quiet_std_streams()
+    if failed is not None and code[0] == 0:
+        if failed == errno.EPIPE:
+            code[0] = EXIT_BROKEN_PIPE
+        else:
+            _error(f"standard output: cannot write: {os.strerror(failed)}")
+            code[0] = EXIT_DATA
+    if argv is None and code[0] in (EXIT_INTERRUPTED, 128 + signal.SIGTERM,
+                                    128 + signal.SIGHUP):
         os._exit(code[0])
     sys.exit(code[0])
 

@@ -22,7 +22,6 @@ Transforms (x a present value, missing cells stay missing):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import DataError, UsageError
+from . import __version__, sidefiles
+from .errors import DataError
 
 
 def _pow2_at_least(x: np.ndarray) -> np.ndarray:
@@ -298,13 +297,6 @@ class Scaler:
 
 
 def load_params(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the parameters: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
-    if not isinstance(data, dict) or "kind" not in data or "columns" not in data:
-        raise DataError("not a normcli parameters file", source=path)
+    data: dict[str, Any] = sidefiles.load(path, sidefiles.PARAMS_SCHEMA,
+                                          "normcli parameters file")
     return data

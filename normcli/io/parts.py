@@ -33,7 +33,7 @@ from .formats import format_of, split_compression
 from .paths import is_url
 from .reader import Chunk
 from .remote import filesystem, first_line
-from .writer import TableWriter, make_writer, signals_held
+from .writer import Outputs, TableWriter, make_writer, signals_held
 
 EXTENSIONS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}
 
@@ -161,7 +161,8 @@ class PartsOutput(Output):
     """:class:`~normcli.pipeline.Output` into a folder: one part per input file."""
 
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
-                 default_fmt: str = "csv") -> None:
+                 default_fmt: str = "csv", group: Outputs | None = None) -> None:
+        # (the parts commit together on their own, before the run's side files in ``group``)
         reader = job.reader
         assert out.path is not None
         if not isinstance(reader, MultiReader):

@@ -29,7 +29,7 @@ from ..errors import DataError, NormcliError, UsageError
 from .formats import split_compression
 from .paths import scheme_of
 from .source import Source
-from .writer import Destination, signals_held
+from .writer import Destination, Outputs, signals_held
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -262,12 +262,15 @@ def temporary_key(path: str) -> str:
 class RemoteDestination(Destination):
     """An object-store output: a temporary key, copied to its own key only on success."""
 
-    def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None) -> None:
+    def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None,
+                 group: Outputs | None = None) -> None:
         assert path is not None
         self.path = path
         self.fmt = fmt
         self._tmp = None
         self._file = None
+        self.group = group
+        self.direct = False
         scheme = scheme_of(path)
         if scheme not in WRITE_SCHEMES:
             raise UsageError(f"{path}: cannot write to a {scheme}:// URL (s3:// or gs:// can be "
@@ -281,6 +284,8 @@ class RemoteDestination(Destination):
             raise UsageError(f"{path}: no object name after the bucket")
         if file_type(path) == "directory":
             raise UsageError(f"{path}: is a folder (a prefix holding objects)")
+        if group is not None:
+            group.add(self)
 
     def open(self) -> BinaryIO:
         with signals_held():
@@ -292,17 +297,36 @@ class RemoteDestination(Destination):
             raise NormcliError(f"{self.path}: cannot write: {first_line(exc)}") from exc
         return self._file
 
-    def commit(self) -> None:
-        if self._file is None or self._tmp is None:
+    @property
+    def pending(self) -> bool:
+        return self._tmp is not None and self._file is not None and self._file.closed
+
+    def finish(self) -> None:
+        """Complete the object under its temporary key."""
+        if self._file is None or self._tmp is None or self._file.closed:
+            return
+        try:
+            self._file.close()
+        except (OSError, pa.ArrowException) as exc:
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: {first_line(exc)}") from exc
+
+    def publish(self) -> None:
+        """Move the complete temporary object to its own key."""
+        if not self.pending:
             return
         try:
             with signals_held():  # the copy and the clean-up are not split by an interrupt
-                self._file.close()
                 self._fs.move(self._tmp, self._key)
                 self._tmp = None
         except (OSError, pa.ArrowException) as exc:
             self.abort()
             raise NormcliError(f"{self.path}: cannot write: {first_line(exc)}") from exc
+
+    def commit(self) -> None:
+        self.finish()
+        if self.group is None:
+            self.publish()
 
     def abort(self) -> None:
         if self._tmp is None:

@@ -2,7 +2,9 @@
 
 Output to a path goes into a temporary file beside it, which is renamed over the destination only
 when the command succeeds (:class:`Destination`). On any failure or interrupt the temporary file is
-removed and the destination is left as it was.
+removed and the destination is left as it was. The outputs of one run (data, ``--save-params``,
+the model, ``--plot``) form one :class:`Outputs` group: all are written and synced before any is
+renamed, and a failure leaves every destination as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +33,7 @@ from ..errors import NormcliError, UsageError
 from . import numtext
 from .arrays import string_scalar
 from .formats import is_binary, is_std
+from .stdio import WriteAll, stdout_closed, stdout_stream
 
 _QUOTE = string_scalar('"')
 _QUOTE2 = string_scalar('""')
@@ -40,11 +43,11 @@ _NEWLINE = string_scalar("\n")
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (main thread only) until the block ends."""
+    """Hold SIGINT, SIGTERM and SIGHUP back (main thread only) until the block ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
@@ -53,76 +56,146 @@ def signals_held() -> Iterator[None]:
 
 
 class Destination:
-    """Where output goes: a path (written atomically) or standard output (``None`` or ``-``)."""
+    """Where output goes: a path (written atomically) or standard output (``None`` or ``-``).
 
-    def __new__(cls, path: str | None, fmt: str, *, input_path: str | None = None) -> Destination:
+    With a ``group``, :meth:`commit` only completes the temporary file; the group renames it
+    together with the run's other outputs (:class:`Outputs`).
+    """
+
+    def __new__(cls, path: str | None, fmt: str, *, input_path: str | None = None,
+                group: Outputs | None = None) -> Destination:
         if cls is Destination and path is not None and "://" in path:
             from .remote import RemoteDestination  # an object-store URL (s3://, gs://)
 
             return super().__new__(RemoteDestination)
         return super().__new__(cls)
 
-    def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None) -> None:
+    def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None,
+                 group: Outputs | None = None) -> None:
         self.path = None if path is None or is_std(path) else path
         self.fmt = fmt
         self._tmp: str | None = None
         self._file: BinaryIO | None = None
+        self.group = group
+        #: A destination that is not a regular file (``/dev/null``, a FIFO, ``/dev/stdout``) is
+        #: written in place: renaming over it would replace the device or pipe with a file.
+        self.direct = False
         if self.path is None:
+            if stdout_closed():
+                raise NormcliError("standard output is closed; give an output file")
             if is_binary(fmt) and sys.stdout.isatty():
                 raise UsageError(f"refusing to write {fmt.capitalize()} to a terminal; give an "
                                  "output file")
-            return
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if os.path.isdir(self.path):
-            raise UsageError(f"{self.path}: is a directory")
-        if not os.path.isdir(folder):
-            raise UsageError(f"{self.path}: no such folder {folder}")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise NormcliError(f"{self.path}: permission denied (cannot write in {folder})")
-        if input_path is not None and not is_std(input_path) and os.path.exists(self.path):
-            if os.path.samefile(self.path, input_path):
-                raise UsageError(
-                    f"{self.path}: the output is the input file; write to another file"
-                )
+        else:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            if os.path.isdir(self.path):
+                raise UsageError(f"{self.path}: is a directory")
+            try:
+                self.direct = not stat.S_ISREG(os.stat(self.path).st_mode)
+            except OSError:
+                pass
+            if not os.path.isdir(folder):
+                raise UsageError(f"{self.path}: no such folder {folder}")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise NormcliError(f"{self.path}: permission denied (cannot write in {folder})")
+            if input_path is not None and not is_std(input_path) and os.path.exists(self.path):
+                if os.path.samefile(self.path, input_path):
+                    raise UsageError(
+                        f"{self.path}: the output is the input file; write to another file"
+                    )
+        if group is not None:
+            group.add(self)
+
+    @property
+    def pending(self) -> bool:
+        """Whether a complete temporary file waits to be renamed over the destination."""
+        return self._tmp is not None and self._file is not None and self._file.closed
 
     def open(self) -> BinaryIO:
         if self.path is None:
-            self._file = sys.stdout.buffer
+            self._file = stdout_stream()
+            return self._file
+        if self.direct:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
+            self._file = cast(BinaryIO, WriteAll(fd, self.path, owns_fd=True))
             return self._file
         folder = os.path.dirname(os.path.abspath(self.path))
         with signals_held():  # an interrupt may not fall between creating and recording it
-            fd, self._tmp = tempfile.mkstemp(
-                dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
-            )
-            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+            try:
+                fd, self._tmp = tempfile.mkstemp(
+                    dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
+                )
+            except OSError as exc:
+                raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
+            self._file = cast(BinaryIO, WriteAll(fd, self.path, owns_fd=True))
         return self._file
 
-    def commit(self) -> None:
+    def finish(self) -> None:
+        """Write out everything (standard output: flush); a file is synced and closed, complete
+        in its temporary place. On failure the temporary file is removed."""
         if self._file is None:
             return
         if self.path is None:
             self._file.flush()
             return
-        assert self._tmp is not None
+        if self.direct:
+            if not self._file.closed:
+                try:
+                    self._file.close()
+                except BaseException:
+                    self.abort()
+                    raise
+            return
+        if self._tmp is None or self._file.closed:  # aborted, or finished already
+            return
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            mode = _mode_for(self.path)
-            os.chmod(self._tmp, mode)
+            os.chmod(self._tmp, _mode_for(self.path))
+        except OSError as exc:
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
+        except BaseException:
+            self.abort()
+            raise
+
+    def publish(self) -> None:
+        """Rename the finished temporary file over the destination."""
+        if not self.pending:
+            return
+        assert self._tmp is not None and self.path is not None
+        try:
             os.replace(self._tmp, self.path)
         except OSError as exc:
             self.abort()
             raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
         self._tmp = None
 
+    def commit(self) -> None:
+        self.finish()
+        if self.group is None:
+            self.publish()
+
     def abort(self) -> None:
+        if self.direct and self._file is not None:
+            discard = getattr(self._file, "discard", None)
+            if discard is not None:
+                discard()
+            return
         if self._tmp is not None:
-            try:
-                if self._file is not None:
-                    self._file.close()
-            except OSError:
-                pass
+            if self._file is not None:
+                try:
+                    discard = getattr(self._file, "discard", None)
+                    if discard is not None:
+                        discard()
+                    else:
+                        self._file.close()
+                except (OSError, ValueError, NormcliError):
+                    pass
             try:
                 os.unlink(self._tmp)
             except OSError:
@@ -137,6 +210,130 @@ class Destination:
             self.commit()
         else:
             self.abort()
+
+
+class Outputs:
+    """The outputs of one run, committed together.
+
+    ``with Outputs() as group:`` -- destinations made with ``group=group`` are written inside
+    the block; on success every one is written out and synced first (standard output flushed),
+    and only then are the files renamed over their destinations. If anything fails, every
+    temporary file is removed; a rename that fails after others succeeded puts the earlier
+    destinations back (from hard links kept until the renames are done).
+    """
+
+    def __init__(self) -> None:
+        self._members: list[Destination] = []
+
+    def add(self, dest: Destination) -> None:
+        self._members.append(dest)
+
+    def adopt(self, output: object) -> None:
+        """Join the destination of an opened sink output (a file or standard output); other
+        outputs (a folder of parts, a table in memory) commit on their own."""
+        dest = getattr(output, "dest", None)
+        if isinstance(dest, Destination) and dest.group is None:
+            dest.group = self
+            self.add(dest)
+
+    def commit(self) -> None:
+        try:
+            for d in self._members:
+                d.finish()
+        except BaseException:
+            self.abort()
+            raise
+        files = [d for d in self._members if d.pending]
+        if len(files) <= 1:
+            for d in files:
+                d.publish()
+            return
+        with signals_held():
+            self._publish_together(files)
+
+    def _publish_together(self, files: list[Destination]) -> None:
+        keep: list[tuple[Destination, bool, str | None]] = []  # (dest, existed, hard link)
+        done: list[tuple[Destination, bool, str | None]] = []
+        try:
+            for d in files:
+                assert d.path is not None
+                if "://" in d.path:  # an object store: moved in turn, not put back
+                    keep.append((d, True, None))
+                else:
+                    keep.append((d, os.path.lexists(d.path), _hard_link(d.path)))
+            for item in keep:
+                item[0].publish()
+                done.append(item)
+        except BaseException:
+            for d, existed, link in reversed(done):
+                assert d.path is not None
+                try:
+                    if link is not None:
+                        os.replace(link, d.path)
+                    elif not existed:
+                        os.unlink(d.path)
+                except OSError:
+                    pass
+            self.abort()
+            raise
+        finally:
+            for _, _, link in keep:
+                if link is not None:
+                    try:
+                        os.unlink(link)
+                    except OSError:
+                        pass
+
+    def abort(self) -> None:
+        for d in self._members:
+            d.abort()
+
+    def __enter__(self) -> Outputs:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _hard_link(path: str) -> str | None:
+    """A hard link to the existing file ``path`` beside it (None if there is none, or the file
+    system has no hard links)."""
+    if not os.path.isfile(path):
+        return None
+    folder, base = os.path.split(os.path.abspath(path))
+    link = os.path.join(folder, f".{base}.{os.getpid()}.{os.urandom(4).hex()}.normcli-tmp")
+    try:
+        os.link(path, link)
+    except OSError:
+        return None
+    return link
+
+
+def check_distinct(files: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse (exit 2) two of one run's files -- (option, path) pairs: the input, the output and
+    the side files -- that are the same file, before anything is read or written."""
+    seen: list[tuple[str, str]] = []
+    for option, path in files:
+        if path is None or is_std(path):
+            continue
+        for other_option, other in seen:
+            # (output = input is refused where the output is opened, datasets included)
+            if {option, other_option} != {"INPUT", "OUTPUT"} and _same_file(path, other):
+                raise UsageError(f"{path}: {option} names the same file as {other_option} "
+                                 f"({other}); use another file")
+        seen.append((option, path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _mode_for(path: str) -> int:

@@ -33,7 +33,7 @@ from ..fit_report import (
 from ..io.arrays import codes, strings, to_arrow
 from ..io.formats import format_of, resolve_output_format
 from ..io.reader import Chunk
-from ..io.writer import Destination, make_writer
+from ..io.writer import Destination, Outputs, make_writer
 from ..pipeline import Job, OutputSpec, ordered_map, output_delimiter
 from ..regression import GramStats, cross_validate, fit, fit_path, fold_ids
 from ..regression.cv import CVResult
@@ -342,40 +342,45 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
     """Fit ``job``'s input and write the model to ``out`` (and ``--path``, ``--plot``)."""
     dests: dict[str, Destination] = {}
     input_path = job.input_path or "-"
+    outputs = Outputs()  # the model, --path and --plot land together, or none
 
     def ready() -> None:  # resolve the destinations before reading: a bad one fails fast
-        dests["model"] = Destination(out.path, report_format(out), input_path=job.input_path)
+        dests["model"] = Destination(out.path, report_format(out), input_path=job.input_path,
+                                     group=outputs)
         check_side_paths(input_path, out.path, {"--plot": opts.plot, "--path": opts.path})
         if opts.path is not None:
             path_fmt = format_of(opts.path)
             if path_fmt is None:
                 raise UsageError(f"--path {opts.path}: name a .csv, .tsv, .parquet or .json file")
-            dests["path"] = Destination(opts.path, path_fmt, input_path=job.input_path)
+            dests["path"] = Destination(opts.path, path_fmt, input_path=job.input_path,
+                                        group=outputs)
         if opts.plot is not None:
             from ..plot import check_available
 
             check_available()
-            dests["plot"] = Destination(opts.plot, "png", input_path=job.input_path)
+            dests["plot"] = Destination(opts.plot, "png", input_path=job.input_path,
+                                        group=outputs)
 
     report = compute(job, opts, ready=ready)
     dest, path_dest, plot_dest = dests["model"], dests.get("path"), dests.get("plot")
     fmt = dest.fmt
-    with dest as fh:
-        if fmt == "json":
-            fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
-        elif fmt == "text":
-            write_text(fh, report)
-        else:
-            write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
-    if path_dest is not None:  # after the model, as the plot
-        with path_dest as tfh:
-            write_path_table(tfh, report, path_dest.fmt,
-                             output_delimiter(job, out, path_dest.fmt))
-    if plot_dest is not None:  # after the model: a side file never lands without it
-        from ..plot import plot_report
+    with outputs:
+        with dest as fh:
+            if fmt == "json":
+                fh.write((json.dumps(report.to_json(), indent=2) + "\n").encode("utf-8"))
+            elif fmt == "text":
+                write_text(fh, report)
+            else:
+                write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
+        if path_dest is not None:
+            with path_dest as tfh:
+                write_path_table(tfh, report, path_dest.fmt,
+                                 output_delimiter(job, out, path_dest.fmt))
+        if plot_dest is not None:
+            from ..plot import plot_report
 
-        with plot_dest as pfh:
-            plot_report(report, pfh)
+            with plot_dest as pfh:
+                plot_report(report, pfh)
     return report
 
 

@@ -15,7 +15,7 @@ from .. import __version__
 from ..columns import float_schema, reassemble
 from ..errors import DataError, UsageError
 from ..io.reader import Chunk
-from ..io.writer import Destination
+from ..io.writer import Destination, Outputs
 from ..kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
 from ..pipeline import Job
 from ..scalers import ColumnStats, Scaler, load_params
@@ -145,9 +145,11 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
     names = sel.used_names
     conv = job.converter(sel.used)
     schema = float_schema(job.reader.schema, sel.used)
+    outputs = Outputs()  # the data and --save-params land together, or neither
     output = sink.open(job, schema)  # checks the destination before any pass
+    outputs.adopt(output)
     params_dest = (
-        Destination(opts.save_params, "json", input_path=job.input_path)
+        Destination(opts.save_params, "json", input_path=job.input_path, group=outputs)
         if opts.save_params else None
     )
 
@@ -210,9 +212,10 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
     def one(chunk: Chunk) -> pa.RecordBatch:
         return reassemble(chunk.batch, sel.used, transform(conv.block(chunk)))
 
-    with output:
-        rows = output.write_all(chunks, one)
-    if params_dest is not None:  # after the output: a side file never lands without it
-        with params_dest as fh:
-            fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())
+    with outputs:
+        with output:
+            rows = output.write_all(chunks, one)
+        if params_dest is not None:
+            with params_dest as fh:
+                fh.write((json.dumps(params_json, indent=2, allow_nan=True) + "\n").encode())
     return rows

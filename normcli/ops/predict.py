@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from .. import sidefiles
 from ..columns import check_numbers, float_schema, reassemble, repeated_message
 from ..errors import DataError, UsageError
 from ..io.arrays import to_arrow
@@ -24,22 +24,18 @@ class Model:
     features: list[str]
     coef: np.ndarray
     intercept: float
+    #: The whole report as read (checked against the schema): the side file is read once.
+    raw: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: str) -> Model:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data: Any = json.load(fh)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read the model: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not JSON: {exc.msg}", source=path, line=exc.lineno) from exc
-        return cls.from_dict(data, path)
+        return cls.from_dict(sidefiles.read_json(path, _WHAT), path)
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<model>") -> Model:
         """A model from the JSON that ``fit`` writes, already parsed."""
         path = source
+        sidefiles.validate(data, sidefiles.MODEL_SCHEMA, path, _WHAT)
         try:
             coefs = data["coefficients"]
             features = [str(k) for k in coefs]
@@ -50,7 +46,10 @@ class Model:
                             source=path) from exc
         if not (np.isfinite(coef).all() and math.isfinite(intercept)):
             raise DataError("the model has non-finite coefficients", source=path)
-        return cls(features, coef, intercept)
+        return cls(features, coef, intercept, data)
+
+
+_WHAT = "model written by 'normcli fit'"
 
 
 def _check_no_columns(columns: Sequence[str] | None, exclude: Sequence[str] | None) -> None:
@@ -107,14 +106,8 @@ def run_selected(job: Job, out: OutputSpec, model_path: str, *,
     has."""
     _check_no_columns(columns, exclude)
     model = Model.load(model_path)
-    try:
-        with open(model_path, encoding="utf-8") as fh:
-            data: Any = json.load(fh)
-        order = data.get("selection_order") or []
-        entry = {str(e["feature"]): float(e["alpha"]) for e in order}
-    except (OSError, json.JSONDecodeError, TypeError, KeyError, ValueError,
-            AttributeError) as exc:
-        raise DataError("the model's selection_order is malformed", source=model_path) from exc
+    order = model.raw.get("selection_order") or []  # its form is checked by the schema
+    entry = {str(e["feature"]): float(e["alpha"]) for e in order}
     coef = dict(zip(model.features, model.coef.tolist(), strict=True))
     selected = [f for f in model.features if coef[f] != 0.0]
     ranked = [f for f in entry if f in selected]
