@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -135,13 +135,15 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> No
 
 
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
-          no_header: bool, chunk_rows: int | None, na_values: str | None) -> Job:
+          no_header: bool, chunk_rows: int | None, na_values: str | None,
+          check_header: Callable[[list[str]], None] | None = None) -> Job:
     from .pipeline import InputSpec, Job
 
     if input == "-" and stdio.stdin_closed():
         raise UsageError("standard input is closed; give an input file")
     spec = InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
-                     chunk_rows=chunk_rows, na_values=_na_values(na_values))
+                     chunk_rows=chunk_rows, na_values=_na_values(na_values),
+                     check_header=check_header)
     return Job(spec, session.hook(_size(input)))
 
 
@@ -332,7 +334,7 @@ def fit(
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
-               na_values) as job:
+               na_values, check_header=fit_mod.header_check(opts)) as job:
         report = fit_mod.run(job, out, opts)
     if report.dropped and not session.quiet:
         _note(f"normcli: dropped {report.dropped:,} rows with missing values")

@@ -143,12 +143,25 @@ def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds
     )
 
 
+#: An integer of more than 15 digits (float64 cannot hold all of them): an identifier.
+_BIG_INTEGER = 10.0**15
+
+
 def column_kinds(reader: TableReader, first: Chunk | None,
                  missing: pa.Array | None = None) -> ColumnKinds:
     if reader.typed:
         flags = [_is_numeric_type(f.type) for f in reader.schema]
         k = len(flags)
-        return ColumnKinds(flags, flags, [-1] * k, [False] * k, flags)
+        usable = list(flags)
+        if first is not None and first.num_rows:
+            for i, f in enumerate(reader.schema):
+                if flags[i] and pa.types.is_integer(f.type):
+                    # Same rule as for CSV text: an integer of more than 15 digits is an id
+                    # (passed through unless --columns names it).
+                    lo, hi = pc.min_max(first.batch.column(i)).values()
+                    big = [v for v in (lo.as_py(), hi.as_py()) if v is not None]
+                    usable[i] = not any(abs(v) >= _BIG_INTEGER for v in big)
+        return ColumnKinds(flags, usable, [-1] * k, [False] * k, flags)
     missing = _MISSING if missing is None else missing
     if first is None or first.num_rows == 0:
         return classify_text([pa.array([], pa.string())] * len(reader.names), missing)
@@ -405,16 +418,44 @@ class Converter:
             arr = parsed
         elif not pa.types.is_floating(arr.type) or arr.type != pa.float64():
             try:
-                arr = pc.cast(arr, pa.float64())
+                # Integers beyond 2**53 (only when --columns names such a column: by default
+                # they are identifiers) round to the nearest float64, as their text would.
+                arr = pc.cast(arr, pa.float64(), safe=False)
             except pa.ArrowInvalid as exc:
                 raise DataError(f"cannot read as numbers: {exc}", source=self.reader.source.display,
                                 column=self.reader.names[index]) from exc
         return float_values(arr)
 
     def block(self, chunk: Chunk) -> np.ndarray:
-        out = np.empty((chunk.num_rows, len(self.indices)), dtype=np.float64, order="F")
+        """The used columns of ``chunk`` as one (rows, columns) float64 block, column-major.
+
+        Text columns are parsed together, in one cast of all their cells (no work per column
+        and chunk in Python: inputs may have 100,000 columns)."""
+        n = chunk.num_rows
+        out = np.empty((n, len(self.indices)), dtype=np.float64, order="F")
+        if not self.indices:
+            return out
+        batch = chunk.batch
+        text = [j for j, i in enumerate(self.indices) if _is_text(batch.schema.field(i).type)
+                and batch.schema.field(i).type == pa.string()]
+        if len(text) > 1 and n:
+            cells = pa.concat_arrays([batch.column(self.indices[j]) for j in text])
+            parsed = text_to_float(cells, self.missing, self.fast)
+            if isinstance(parsed, int):
+                j = text[parsed // n]
+                self.column(chunk, self.indices[j])  # raises, naming the first bad row
+                raise AssertionError("unreachable")  # pragma: no cover
+            values = float_values(parsed).reshape(len(text), n).T
+            if len(text) == len(self.indices):
+                out[:, :] = values
+                return out
+            out[:, text] = values
+            done = set(text)
+        else:
+            done = set()
         for j, i in enumerate(self.indices):
-            out[:, j] = self.column(chunk, i)
+            if j not in done:
+                out[:, j] = self.column(chunk, i)
         return out
 
 
@@ -432,11 +473,16 @@ def reassemble(
     """
     arrays = list(batch.columns)
     fields = list(batch.schema)
-    for j, i in enumerate(indices):
-        if only_text and not _is_text(fields[i].type):
-            continue
-        arrays[i] = to_arrow(block[:, j])
-        fields[i] = pa.field(fields[i].name, pa.float64())
+    keep = [j for j, i in enumerate(indices) if not (only_text and not _is_text(fields[i].type))]
+    if keep:
+        n = block.shape[0]
+        # One float64 array of every replaced column (column-major), sliced per column.
+        values = block[:, keep] if len(keep) < block.shape[1] else block
+        flat = to_arrow(np.asarray(values).ravel(order="F"))
+        for k, j in enumerate(keep):
+            i = indices[j]
+            arrays[i] = flat.slice(k * n, n)
+            fields[i] = pa.field(fields[i].name, pa.float64())
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 

@@ -27,6 +27,7 @@ from .columns import (
     select,
 )
 from .errors import UsageError
+from .io.arrays import nested_as_json
 from .io.formats import (
     CsvDialect,
     check_delimiter,
@@ -70,7 +71,8 @@ def choose_memory_pool() -> None:
 
 
 def ordered_map(
-    fn: Callable[[T], R], items: Iterable[T], workers: int | None = None
+    fn: Callable[[T], R], items: Iterable[T], workers: int | None = None,
+    urgent: Callable[[T], bool] | None = None,
 ) -> Iterator[R]:
     """``map(fn, items)`` computed on worker threads, yielding results in input order.
 
@@ -78,6 +80,8 @@ def ordered_map(
     so chunks overlap across cores while the caller writes them out in order. At most
     ``workers + 1`` chunks are in flight, so memory stays bounded. An exception in ``fn`` is
     raised when its result's turn comes; pending work is cancelled when the caller stops early.
+    After an item for which ``urgent(item)`` holds (the input stalled after it), every pending
+    result is waited for and yielded before the next item is asked for.
     """
     n = workers if workers is not None else min(4, os.cpu_count() or 1)
     if n <= 1:
@@ -88,7 +92,10 @@ def ordered_map(
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
-            if len(pending) > n:
+            if urgent is not None and urgent(item):
+                while pending:
+                    yield pending.popleft().result()
+            while len(pending) > n or (pending and pending[0].done()):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -107,6 +114,8 @@ class InputSpec:
     chunk_rows: int | None = None
     #: Missing-value spellings (``--na-values``); None: pandas' defaults.
     na_values: tuple[str, ...] | None = None
+    #: Called with the column names before any data row is read (may raise).
+    check_header: Callable[[list[str]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,9 @@ class Job:
         self.dialect = dialect
         self.reader = reader
         try:
+            check = getattr(self.spec, "check_header", None)
+            if check is not None:
+                check(self.reader.names)
             self._iter: Iterator[Chunk] | None = iter(self.reader)
             self.first: Chunk | None = next(self._iter, None)
             self.kinds: ColumnKinds = column_kinds(self.reader, self.first, self.missing)
@@ -363,6 +375,9 @@ class Output:
         self.header = job.dialect.header
         self.schema = schema
         self._writer: TableWriter | None = None
+        # Lists, structs and maps (Parquet) go to text formats as JSON text.
+        self._as_json = self.fmt in ("csv", "tsv") and any(
+            pa.types.is_nested(t) for t in schema.types)
 
     def __enter__(self) -> Output:
         try:
@@ -375,12 +390,13 @@ class Output:
         return self
 
     def write(self, batch: pa.RecordBatch) -> None:
-        assert self._writer is not None
-        self._writer.write(batch)
+        self.put(self.encode(batch))
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         """The output form of ``batch`` (CSV text), safe to compute on a worker thread."""
         assert self._writer is not None
+        if self._as_json:
+            batch = nested_as_json(batch)
         return self._writer.encode(batch)
 
     def put(self, encoded: Any) -> None:
@@ -392,10 +408,19 @@ class Output:
                   transform: Callable[[Chunk], pa.RecordBatch]) -> int:
         """Transform and encode chunks in parallel, write them in order; returns the rows."""
         rows = 0
-        for n, encoded in ordered_map(lambda c: (c.num_rows, self.encode(transform(c))), chunks):
+        for n, flush, encoded in ordered_map(
+                lambda c: (c.num_rows, c.flush, self.encode(transform(c))), chunks,
+                urgent=lambda c: c.flush):
             self.put(encoded)
+            if flush:  # the input stalled: what is complete goes out now
+                self.flush()
             rows += n
         return rows
+
+    def flush(self) -> None:
+        stream = getattr(self._writer, "stream", None)
+        if stream is not None and self.fmt != "parquet":
+            stream.flush()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self._writer is not None

@@ -5,6 +5,8 @@ The formats themselves (extensions, readers, writers) are registered in :mod:`no
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -16,6 +18,18 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
 def is_std(path: str) -> bool:
     return path == "-"
+
+
+def is_stream_path(path: str) -> bool:
+    """Whether ``path`` is read like standard input: ``-``, or anything but a regular file or a
+    block device (a FIFO, ``/dev/stdin`` on a pipe, ``<(...)``, a character device, a socket)."""
+    if is_std(path):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISBLK(mode) or stat.S_ISDIR(mode))
 
 
 def split_compression(path: str) -> tuple[str, str | None]:
@@ -62,6 +76,8 @@ def resolve_input_format(path: str, override: str | None) -> str:
     if is_std(path):
         return "csv"
     fmt = format_of(path)
+    if fmt is None and is_stream_path(path):
+        return "csv"  # a pipe without a name (<(...), /dev/stdin) is CSV, as standard input
     if fmt is None or fmt not in names:
         raise UsageError(
             f"{path}: cannot tell the input format from the extension; "
@@ -117,4 +133,9 @@ def check_delimiter(value: str, option: str) -> str:
         return "\t"
     if len(value) != 1 or value in ('"', "\n", "\r"):
         raise UsageError(f"{option} must be a single character other than a quote or newline")
+    if not value.isascii():
+        raise UsageError(f"{option} must be an ASCII character (got {value!r})")
+    if option == "--output-delimiter" and (value.isdigit() or value in ".eE+-"):
+        raise UsageError(f"{option} {value!r} would make numbers unreadable (a digit, '.', "
+                         "'e', 'E', '+' and '-' occur in numbers)")
     return value

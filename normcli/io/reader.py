@@ -14,30 +14,38 @@ import csv
 import io
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import DataError, UsageError
+from .arrays import strings
 from .formats import CsvDialect
-from .source import Prefixed, Source
+from .source import Source
 
 _BOM = b"\xef\xbb\xbf"
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
 #: Bytes of CSV text per chunk handed to the commands (unless --chunk-rows).
 DEFAULT_CHUNK_BYTES = 4 << 20
 #: Bytes per block read by Arrow. Arrow's streaming reader reads up to 32 blocks ahead of the
 #: consumer, so this bounds the read-ahead (32 MB); blocks are joined into chunks.
 READ_BLOCK_BYTES = 1 << 20
 DEFAULT_PARQUET_ROWS = 1 << 14
+#: The longest CSV record (one row, with its quoted newlines) read; longer ones are an error.
+MAX_RECORD_BYTES = 64 << 20
+#: A cell of the row appended after the input, which Arrow must reach: a quote left open at the
+#: end of the input swallows it (normcli then reports where that quote opened).
+_END = "\x01normcli:end-of-input\x01"
 
 
 @dataclass
 class Chunk:
     batch: pa.RecordBatch
     row_start: int
+    flush: bool = field(default=False, kw_only=True)  # the input stalled: write it out now
 
     @property
     def num_rows(self) -> int:
@@ -117,6 +125,154 @@ def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None
     return record, len(used.encode("utf-8", errors="surrogateescape"))
 
 
+class _LimitExceeded(Exception):
+    pass
+
+
+def _count_lines(text: str) -> int:
+    """Line ends in ``text`` (LF, CRLF or a lone CR each count once)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+@dataclass
+class _Record:
+    line: int  # 1-based physical line where it starts
+    start: int  # byte offset (of the decompressed input) where it starts
+    end: int  # ... and where the next one starts
+    fields: list[str]
+    next_line: int  # the line after its last
+    open_quote: bool = False  # the input ended inside its last (quoted) field
+
+
+def _records(raw: Any, delimiter: str, *, offset: int = 0, line: int = 1,
+             limit: int | None = None) -> Iterator[_Record]:
+    """The CSV records of ``raw`` (positioned at ``offset``, a record start on ``line``), with
+    their lines and byte spans, parsed as Arrow parses them (quotes open only at a field start,
+    ``""`` inside quotes is a quote). Blank lines are skipped. The last record has
+    ``open_quote`` when the input ends inside a quoted field. A record longer than ``limit``
+    bytes raises :class:`_LimitExceeded` with the record's first line."""
+    text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    pos = [offset]
+    lines = [line - 1]
+    start = [offset]
+
+    def feed() -> Iterator[str]:
+        for piece in text:
+            pos[0] += len(piece.encode("utf-8", "surrogateescape"))
+            lines[0] += 1
+            if limit is not None and pos[0] - start[0] > limit:
+                raise _LimitExceeded()
+            yield piece
+        yield "\n"
+        yield _END + "\n"
+
+    reader = csv.reader(feed(), delimiter=delimiter, strict=False)
+    first_line = line
+    while True:
+        start[0] = pos[0]
+        first_line = lines[0] + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except _LimitExceeded:
+            raise _LimitExceeded(first_line) from None
+        if not fields:
+            continue
+        if fields == [_END]:
+            return
+        if _END in fields[-1]:
+            fields[-1] = fields[-1].split("\n" + _END)[0]
+            yield _Record(first_line, start[0], pos[0], fields, lines[0] + 1, open_quote=True)
+            return
+        yield _Record(first_line, start[0], pos[0], fields, lines[0] + 1)
+
+
+def _skip(stream: Any, nbytes: int) -> None:
+    while nbytes > 0:
+        got = len(stream.read(min(nbytes, 1 << 20)))
+        if got == 0:
+            return
+        nbytes -= got
+
+
+class _Body(io.RawIOBase):
+    """What Arrow reads: ``prefix``, the rest of ``rest``, then one ``tail`` (the end-of-input
+    sentinel row). It can be stopped: Arrow's read-ahead thread calls ``readinto``, and no read
+    may be in flight when the interpreter ends."""
+
+    def __init__(self, prefix: bytes, rest: Any, tail: bytes,
+                 idle: Callable[[], bool] | None = None,
+                 on_stop: Callable[[], None] | None = None) -> None:
+        self._on_stop = on_stop
+        self._parts: list[Any] = [memoryview(prefix), rest, memoryview(tail)]
+        self._rest = rest
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._stopped = False
+        # Arrow parses a block only once it holds the next one. When the input is idle, a
+        # blank line (which Arrow skips) lets it parse what came before: only at a line end,
+        # and only while no quote was seen (a line end could then be inside a quoted field).
+        self._idle = idle
+        self._quoted = b'"' in prefix
+        self._at_line_end = prefix[-1:] in (b"\n", b"\r")
+
+    def readable(self) -> bool:
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Make every later read return end-of-file, and wait for reads in flight."""
+        with self._cond:
+            self._stopped = True
+            if self._on_stop is not None:
+                self._on_stop()  # a live read waiting for input gives up
+            self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def readinto(self, b: Any) -> int:
+        with self._cond:
+            if self._stopped:
+                return 0
+            self._busy += 1
+        try:
+            while self._parts:
+                part = self._parts[0]
+                if isinstance(part, memoryview):
+                    n = min(len(b), len(part))
+                    if n:
+                        b[:n] = part[:n]
+                        self._parts[0] = part[n:]
+                        return n
+                else:
+                    if (self._idle is not None and self._at_line_end and not self._quoted
+                            and len(b) and self._idle()):
+                        self._at_line_end = False
+                        b[:1] = b"\n"
+                        return 1
+                    data = part.read(len(b))
+                    if data:
+                        b[: len(data)] = data
+                        if self._idle is not None:
+                            self._track(data)
+                        return len(data)
+                self._parts.pop(0)
+            return 0
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def _track(self, data: Any) -> None:
+        if not self._quoted and b'"' in data:
+            self._quoted = True
+        self._at_line_end = data[-1:] in (b"\n", b"\r")
+
+    def close(self) -> None:
+        try:
+            self._rest.close()
+        finally:
+            super().close()
+
+
 class CsvReader(TableReader):
     kind = "csv"
 
@@ -130,7 +286,8 @@ class CsvReader(TableReader):
         self.source = source
         self.dialect = dialect
         self.chunk_rows = chunk_rows
-        self._stream = source.open_bytes()
+        self._body: _Body | None = None
+        self._stream: Any = source.open_bytes()
         try:
             self._set_up()
         except BaseException:
@@ -143,21 +300,29 @@ class CsvReader(TableReader):
             prefix = self._read_prefix()
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"cannot read: {_arrow_message(exc)}", source=source.display) from exc
+        _check_text(prefix, source.display)
         names, header_bytes = self._parse_header(prefix)
         self.names = names
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
         body = prefix[header_bytes:]
-        self._block_size = self._choose_block_size(body)
+        self._block_size = self._choose_block_size(body, header_bytes)
         self.text_bytes = header_bytes  # decompressed bytes handed out so far (estimate)
-        self._raw_body: _PrefixedRaw | None = None
-        native = source.open_native(header_bytes)
-        self._body: Any
-        if native is not None:
-            self._stream.close()
-            self._body = native
-        else:
-            self._raw_body = _PrefixedRaw(body, self._stream)
-            self._body = io.BufferedReader(self._raw_body, buffer_size=1 << 20)
+        header_text = prefix[:header_bytes].decode("utf-8", "surrogateescape")
+        # Where Arrow starts: (byte offset, data row, physical line) of a record start.
+        self._resume = (header_bytes, 0, 1 + _count_lines(header_text))
+        self._body = _Body(body, self._stream, self._end_row(), self._idle(),
+                           self.source.cancel)
+
+    def _idle(self) -> Callable[[], bool] | None:
+        """Whether the input has nothing to read now (uncompressed streams only)."""
+        source = self.source
+        if not source.is_stream or source.codec is not None:
+            return None
+        return source.idle
+
+    def _end_row(self) -> bytes:
+        row = self.dialect.delimiter.join([_END] * max(1, len(self.names)))
+        return ("\n" + row + "\n").encode("utf-8")
 
     # -- set-up ------------------------------------------------------------------------------
     def _read_prefix(self) -> bytes:
@@ -170,6 +335,10 @@ class CsvReader(TableReader):
                                   self.dialect.delimiter)
             if found is not None or not more:
                 return data
+            if len(data) > MAX_RECORD_BYTES:
+                raise DataError(f"the header is longer than the limit of "
+                                f"{MAX_RECORD_BYTES >> 20} MB per record",
+                                source=self.source.display, line=1)
             size *= 4
 
     def _parse_header(self, prefix: bytes) -> tuple[list[str], int]:
@@ -186,20 +355,28 @@ class CsvReader(TableReader):
         record, nbytes = found
         if not record:  # blank lines only: as empty as an empty file
             raise DataError("the input is empty (no header row)", source=self.source.display)
+        try:
+            prefix[bom: bom + nbytes].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError("not UTF-8 text (the header has bytes that are not UTF-8; convert "
+                            "the file, e.g. with iconv)", source=self.source.display,
+                            line=1) from exc
         if self.dialect.header:
             # A repeated name is allowed: such columns pass through (see normcli.columns).
             return list(record), bom + nbytes
         return [f"column_{i + 1}" for i in range(len(record))], bom
 
-    def _choose_block_size(self, body: bytes) -> int:
+    def _choose_block_size(self, body: bytes, header_bytes: int) -> int:
         if self.chunk_rows is None:
-            return READ_BLOCK_BYTES
+            # Arrow's cost per block grows with the number of columns: a wide header (and so
+            # wide rows) gets larger blocks, up to 16 MB.
+            return int(min(max(READ_BLOCK_BYTES, 32 * header_bytes), 16 << 20))
         nlines = max(1, body.count(b"\n"))
         per_row = max(1.0, len(body) / nlines)
         return int(min(max(per_row * self.chunk_rows * 1.05 + 64, 1 << 10), READ_BLOCK_BYTES))
 
     # -- reading -----------------------------------------------------------------------------
-    def _open_arrow(self) -> pacsv.CSVStreamingReader:
+    def _open_arrow(self, body: _Body) -> pacsv.CSVStreamingReader:
         read_opts = pacsv.ReadOptions(
             column_names=self.names,
             block_size=self._block_size,
@@ -218,99 +395,163 @@ class CsvReader(TableReader):
             check_utf8=True,
         )
         return pacsv.open_csv(
-            self._body, read_options=read_opts, parse_options=parse_opts,
+            pa.PythonFile(body, mode="r"), read_options=read_opts, parse_options=parse_opts,
             convert_options=convert_opts,
         )
 
     def __iter__(self) -> Iterator[Chunk]:
         row = 0
+        stalled = (lambda: self.source.stalled) if self.source.is_stream else None
         try:
-            try:
-                reader = self._open_arrow()
-            except pa.ArrowInvalid as exc:
-                if "Empty CSV file" in str(exc):
-                    return  # a header and no rows: zero rows, not an error
-                raise
-            for piece in _rechunk(self._batches(reader), self.chunk_rows, DEFAULT_CHUNK_BYTES):
-                yield Chunk(piece, row)
+            for piece, flush in _rechunk(self._batches(), self.chunk_rows, DEFAULT_CHUNK_BYTES,
+                                         stalled):
+                yield Chunk(piece, row, flush=flush)
                 row += piece.num_rows
         except pa.ArrowInvalid as exc:
-            raise self._parse_error(exc, row) from exc
+            raise self._parse_error(exc) from exc
         except (OSError, pa.ArrowException) as exc:
             raise DataError(
                 f"cannot read: {_arrow_message(exc)}", source=self.source.display
             ) from exc
 
-    def _batches(self, reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        """Arrow's batches, past records too long for its blocks, up to the end sentinel."""
+        row = self._resume[1]  # data row of the next record
         while True:
+            assert self._body is not None
+            offset, row0, line = self._resume
             try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            self.text_bytes += _text_size(batch)
-            yield batch
+                reader = self._open_arrow(self._body)
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        raise self._unterminated() from None
+                    n = batch.num_rows
+                    if n and batch.column(0)[n - 1].as_py() == _END:
+                        if n > 1:
+                            yield batch.slice(0, n - 1)
+                        return
+                    self.text_bytes += _text_size(batch)
+                    row += n
+                    yield batch
+            except pa.ArrowInvalid as exc:
+                if "straddl" not in str(exc):
+                    raise
+            # A record longer than Arrow's block: parse it here, then restart Arrow after it.
+            self._body.stop()
+            self._body.close()
+            self._body = None
+            record = self._long_record(offset, line, row - row0)
+            yield pa.RecordBatch.from_arrays([strings([v]) for v in record.fields],
+                                             schema=self.schema)
+            self.text_bytes += record.end - record.start
+            row += 1
+            self._resume = (record.end, row, record.next_line)
+            stream = self.source.open_bytes()
+            _skip(stream, record.end)
+            self._body = _Body(b"", stream, self._end_row(), self._idle(),
+                               self.source.cancel)
+            self._body._quoted = True  # not tracked from the start: no blank lines added
 
-    def _parse_error(self, exc: Exception, row: int) -> DataError:
+    def _long_record(self, offset: int, line: int, skip: int) -> _Record:
+        """Data record ``skip`` after the record start at ``offset`` (on ``line``)."""
+        with self.source.open_bytes() as raw:
+            _skip(raw, offset)
+            try:
+                for i, record in enumerate(_records(raw, self.dialect.delimiter, offset=offset,
+                                                    line=line, limit=MAX_RECORD_BYTES)):
+                    if record.open_quote:
+                        raise self._open_quote_error(record)
+                    if len(record.fields) != len(self.names):
+                        raise DataError(f"expected {len(self.names)} fields, found "
+                                        f"{len(record.fields)}", source=self.source.display,
+                                        line=record.line)
+                    if i == skip:
+                        return record
+            except _LimitExceeded as exc:
+                raise DataError(
+                    f"a record longer than the limit of {MAX_RECORD_BYTES >> 20} MB (an "
+                    "unterminated quoted field?)", source=self.source.display,
+                    line=int(exc.args[0])) from None
+        raise DataError("cannot parse: the input ended unexpectedly", source=self.source.display)
+
+    def _open_quote_error(self, record: _Record) -> DataError:
+        opened = record.line + sum(_count_lines(f) for f in record.fields[:-1])
+        return DataError("unterminated quoted field: the quote opened here is not closed "
+                         "before the end of the input", source=self.source.display, line=opened)
+
+    def _unterminated(self) -> DataError:
+        """The input ended without Arrow reaching the sentinel row: find where a quote opened."""
+        offset, _, line = self._resume
+        with self.source.open_bytes_so_far() as raw:
+            _skip(raw, offset)
+            last = None
+            for record in _records(raw, self.dialect.delimiter, offset=offset, line=line):
+                last = record
+        if last is not None and last.open_quote:
+            return self._open_quote_error(last)
+        return DataError("cannot parse: the input ended inside a record",
+                         source=self.source.display)
+
+    def _parse_error(self, exc: Exception) -> DataError:
         message = _arrow_message(exc)
         ncols = len(self.names)
         if "Expected" in message and "columns" in message:
-            found = self._scan(lambda rec: len(rec) != ncols)
+            found = self._scan(lambda rec: len(rec.fields) != ncols)
             if found is not None:
-                line, record = found
+                if found.open_quote:
+                    return self._open_quote_error(found)
                 return DataError(
-                    f"expected {ncols} fields, found {len(record)}",
-                    source=self.source.display, line=line,
+                    f"expected {ncols} fields, found {len(found.fields)}",
+                    source=self.source.display, line=found.line,
                 )
         if "UTF8" in message or "utf8" in message.lower():
-            return DataError("invalid UTF-8 text", source=self.source.display)
-        return DataError(f"cannot parse: {message}", source=self.source.display,
-                         line=self.line_of(row) if row else None)
+            found = self._scan(lambda rec: any(_bad_text(f) for f in rec.fields))
+            if found is not None:
+                j = next(j for j, f in enumerate(found.fields) if _bad_text(f))
+                return DataError("not UTF-8 text", source=self.source.display,
+                                 line=found.line + sum(_count_lines(f) for f in found.fields[:j]),
+                                 column=self.names[j] if j < ncols else None)
+            return DataError("not UTF-8 text", source=self.source.display)
+        return DataError(f"cannot parse: {message}", source=self.source.display)
 
-    def _scan(self, predicate: Callable[[list[str]], bool]) -> tuple[int, list[str]] | None:
-        """The first data record for which ``predicate`` holds, with its physical line."""
+    def _scan(self, predicate: Callable[[_Record], bool]) -> _Record | None:
+        """The first data record for which ``predicate`` holds."""
         with self.source.open_bytes_so_far() as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-            reader = csv.reader(text, delimiter=self.dialect.delimiter, strict=False)
-            line = 1
             first = True
-            try:
-                for record in reader:
-                    start = line
-                    line = reader.line_num + 1
-                    if not record:
-                        continue
-                    if first and self.dialect.header:
-                        first = False
-                        continue
+            for record in _records(raw, self.dialect.delimiter):
+                if first and self.dialect.header:
                     first = False
-                    if predicate(record):
-                        return start, record
-            except csv.Error:
-                return None
+                    continue
+                first = False
+                if predicate(record):
+                    return record
         return None
 
     def line_of(self, row: int) -> int | None:
         count = [-1]
 
-        def nth(_: list[str]) -> bool:
+        def nth(_: _Record) -> bool:
             count[0] += 1
             return count[0] == row
 
         found = self._scan(nth)
-        return None if found is None else found[0]
+        return None if found is None else found.line
 
     def close(self) -> None:
         # pyarrow's streaming reader reads ahead on its own I/O thread, calling back into Python.
         # A read still in flight when the interpreter exits (Ctrl-C, SIGTERM) aborts the process
         # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
-        if self._raw_body is not None:
-            self._raw_body.stop()
-            self._raw_body.close()  # closes the stream under it (a file, or the stdin spool)
+        if self._body is not None:
+            self._body.stop()
+            self._body.close()  # closes the stream under it
+            self._body = None
         else:
-            self._body.close()
+            self._stream.close()
 
     def position(self) -> int | None:
-        if self.source.path == "-":
+        if self.source.is_stream:
             return None  # progress counts rows on standard input
         if self.source.compression is not None:
             return None
@@ -322,48 +563,35 @@ class CsvReader(TableReader):
                          chunk_rows=self.chunk_rows)
 
 
-class _PrefixedRaw(Prefixed):
-    """:class:`Prefixed` that can be stopped: Arrow's read-ahead thread calls ``readinto``."""
+def _bad_text(value: str) -> bool:
+    """Whether ``value`` (decoded with surrogateescape) had bytes that are not UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
-        super().__init__(prefix, rest)
-        self._cond = threading.Condition()
-        self._busy = 0
-        self._stopped = False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Make every later read return end-of-file, and wait for reads in flight."""
-        with self._cond:
-            self._stopped = True
-            self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        with self._cond:
-            if self._stopped:
-                return 0
-            self._busy += 1
-        try:
-            return super().readinto(b)
-        finally:
-            with self._cond:
-                self._busy -= 1
-                self._cond.notify_all()
-
-    def close(self) -> None:
-        try:
-            self._rest.close()
-        finally:
-            super().close()
+def _check_text(prefix: bytes, display: str) -> None:
+    """Refuse, in one line, input that is not CSV text at all."""
+    if prefix.startswith(b"PAR1"):
+        raise DataError("not CSV: this is a Parquet file (use --input-format parquet or a "
+                        ".parquet name)", source=display)
+    if prefix.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in prefix[:4096]:
+        raise DataError("not UTF-8 text (it looks like UTF-16 or binary data; convert it to "
+                        "UTF-8, e.g. with iconv -f UTF-16 -t UTF-8)", source=display)
 
 
 def _text_size(batch: pa.RecordBatch) -> int:
-    """About how many bytes of CSV text ``batch`` came from (cells, separators, line ends)."""
+    """About how many bytes of CSV text ``batch`` came from (cells, separators, line ends):
+    the character data of its first text column, times the number of columns."""
     size = batch.num_rows * max(1, batch.num_columns)
-    for col in batch.columns:
+    if batch.num_columns:
+        col = batch.column(0)
         buffers = col.buffers()
-        if len(buffers) > 2 and buffers[2] is not None:
+        if len(buffers) > 2 and buffers[2] is not None and len(col):
             offsets = np.frombuffer(buffers[1], dtype=np.int32)
-            size += int(offsets[col.offset + len(col)] - offsets[col.offset])
+            size += int(offsets[col.offset + len(col)] - offsets[col.offset]) * batch.num_columns
     return size
 
 
@@ -376,9 +604,13 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def _rechunk(
-    batches: Iterator[pa.RecordBatch], rows: int | None, nbytes: int
-) -> Iterator[pa.RecordBatch]:
-    """Join Arrow's small blocks into chunks of ``rows`` rows (or about ``nbytes`` of text)."""
+    batches: Iterator[pa.RecordBatch], rows: int | None, nbytes: int,
+    stalled: Callable[[], bool] | None = None,
+) -> Iterator[tuple[pa.RecordBatch, bool]]:
+    """Join Arrow's small blocks into chunks of ``rows`` rows (or about ``nbytes`` of text).
+
+    When ``stalled()`` says the input has nothing more to read for now, what is pending goes
+    out at once (flagged), so rows that trickle in on a pipe are not held back."""
     pending: list[pa.RecordBatch] = []
     n_rows = n_bytes = 0
     for batch in batches:
@@ -387,23 +619,29 @@ def _rechunk(
         pending.append(batch)
         n_rows += batch.num_rows
         n_bytes += _text_size(batch)
+        ready: list[pa.RecordBatch] = []
         if rows is not None:
-            if n_rows < rows:
-                continue
-            combined = _concat(pending)
-            start = 0
-            while combined.num_rows - start >= rows:
-                yield combined.slice(start, rows)
-                start += rows
-            rest = combined.slice(start)
-            pending = [rest] if rest.num_rows else []
-            n_rows = rest.num_rows
-            n_bytes = 0
+            if n_rows >= rows:
+                combined = _concat(pending)
+                start = 0
+                while combined.num_rows - start >= rows:
+                    ready.append(combined.slice(start, rows))
+                    start += rows
+                rest = combined.slice(start)
+                pending = [rest] if rest.num_rows else []
+                n_rows = rest.num_rows
+                n_bytes = 0
         elif n_bytes >= nbytes:
-            yield _concat(pending)
+            ready.append(_concat(pending))
             pending, n_rows, n_bytes = [], 0, 0
+        flush = stalled is not None and stalled()
+        if flush and pending:
+            ready.append(_concat(pending))
+            pending, n_rows, n_bytes = [], 0, 0
+        for k, piece in enumerate(ready):
+            yield piece, flush and k == len(ready) - 1
     if pending:
-        yield _concat(pending)
+        yield _concat(pending), False
 
 
 def _arrow_message(exc: BaseException) -> str:
@@ -421,7 +659,7 @@ class ParquetReader(TableReader):
         self.chunk_rows = chunk_rows
         try:
             # No pre-buffering: it would hold a whole row group's bytes (memory grows with it).
-            self._file = pq.ParquetFile(source.local_path(), pre_buffer=False,
+            self._file = pq.ParquetFile(source.open_random(), pre_buffer=False,
                                         buffer_size=1 << 20)
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"not a Parquet file: {_arrow_message(exc)}",

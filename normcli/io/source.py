@@ -1,59 +1,97 @@
-"""Input byte sources: a file path or standard input.
+"""Input byte sources: a regular file, or a stream (standard input, a FIFO, ``<(...)``, a device).
 
-Standard input is read once. Everything read from it is copied ("spooled") into a temporary
-file beside the system's temp folder, so that a second pass (column statistics) and the
-error path (finding the physical line of a bad row) can read it again. The spool is removed
-when the source is closed.
+A regular file can be opened as often as needed. A stream is opened once and read once: every
+byte read from it is copied ("spooled") into a temporary file, so that a second pass (column
+statistics), a reader restarted past an oversized record and the error path (finding the
+physical line of a bad row) can read it again. The spool has no name: it is created unlinked
+(``O_TMPFILE``, or created and unlinked at once), so nothing is left behind whatever ends the
+process, even SIGKILL; it is read back through its descriptor with ``pread``.
+
+Reads from a stream return what is available (waiting only for the first byte), so rows that
+trickle in on a pipe reach the output without waiting for a full block; :attr:`Source.stalled`
+says that the last read found nothing more to read for now.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import select
 import sys
 import tempfile
+import threading
 from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 
 from ..errors import DataError, UsageError
-from .formats import is_std, sniff_compression, split_compression
+from .formats import is_std, is_stream_path, sniff_compression, split_compression
 from .writer import signals_held
 
 
-class _Tee(io.RawIOBase):
-    """Standard input, with every byte read also written to the spool."""
+def _anonymous_file() -> int:
+    """A read-write descriptor on a temporary file that has no name."""
+    folder = tempfile.gettempdir()
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        try:
+            return os.open(folder, flag | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError:
+            pass  # a file system without O_TMPFILE: create and unlink at once
+    with signals_held():  # no interrupt between creating the name and removing it
+        fd, name = tempfile.mkstemp(prefix="normcli-stdin-", suffix=".spool", dir=folder)
+        os.unlink(name)
+    return fd
 
-    def __init__(self, raw: BinaryIO, spool: BinaryIO) -> None:
-        self._raw = raw
-        self._spool = spool
+
+class FdReader(io.RawIOBase):
+    """A seekable read-only view of ``fd`` from ``start`` up to ``end()`` (``pread``: its own
+    position, whatever else reads or writes the descriptor)."""
+
+    def __init__(self, fd: int, end: Any, start: int = 0) -> None:
+        self._fd = fd
+        self._end = end
+        self._pos = start
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+    def seekable(self) -> bool:
+        return True
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size) if size is not None and size >= 0 else self._raw.read()
-        if data:
-            self._spool.write(data)
-        return data
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = offset
+        elif whence == 1:
+            self._pos += offset
+        else:
+            self._pos = int(self._end()) + offset
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), int(self._end()) - self._pos)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fd, n, self._pos)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class Prefixed(io.RawIOBase):
     """``prefix`` followed by the rest of ``rest``."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: Any) -> None:
         self._prefix = memoryview(prefix)
         self._rest = rest
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+    def readinto(self, b: Any) -> int:
         if len(self._prefix):
             n = min(len(b), len(self._prefix))
             b[:n] = self._prefix[:n]
@@ -75,138 +113,252 @@ class Prefixed(io.RawIOBase):
             out = bytes(self._prefix[:n])
             self._prefix = self._prefix[n:]
             return out
-        return self._rest.read(size)
+        return bytes(self._rest.read(size))
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._rest, "close", None)
+            if close is not None:
+                close()
+        finally:
+            super().close()
+
+
+class _Replay(io.RawIOBase):
+    """A stream from its first byte: the spool first, then live reads (spooled as they go)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self._pos = 0
+        self.stopped = False  # set from another thread: the waiting read returns end-of-file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        source = self._source
+        data = source._read_at(self._pos, len(b), lambda: self.stopped or source.cancelled)
+        b[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class Source:
     """One input: a path, or ``-`` for standard input."""
 
+    # Defaults for subclasses that set up their own state (remote objects, datasets).
+    is_stream = False
+    stalled = False
+    cancelled = False
+    codec: str | None = None
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.display = "<stdin>" if is_std(path) else path
-        self._spool_path: str | None = None
-        self._spool: BinaryIO | None = None
-        self._stdin_consumed = False
-        self._tee: _Tee | None = None
-        if is_std(path):
-            self.compression: str | None = None
-            self._sniff = True  # from the first bytes
-        else:
+        self._fd: int | None = None  # the stream's descriptor, once open
+        self._own_fd = False
+        self._eof = False
+        self._spool_fd: int | None = None
+        self._spooled = 0
+        self._lock = threading.Lock()
+        self.is_stream = is_stream_path(path)
+        if not is_std(path):
             if os.path.isdir(path):
                 raise UsageError(f"{path}: is a directory")
             if not os.path.exists(path):
                 raise UsageError(f"{path}: no such file")
             if not os.access(path, os.R_OK):
                 raise UsageError(f"{path}: permission denied")
-            self.compression = split_compression(path)[1]
-            self._sniff = False
+        self.compression: str | None = None if is_std(path) else split_compression(path)[1]
+        # A stream without a compression extension (stdin, /dev/fd/63): from the first bytes.
+        self._sniff = self.is_stream and self.compression is None
+        self.codec: str | None = self.compression  # as found once opened
 
     # -- size and progress ---------------------------------------------------------------------
     @property
     def size(self) -> int | None:
         """Bytes in the file as stored (compressed), when known."""
-        if is_std(self.path):
+        if self.is_stream:
             return None
         return os.path.getsize(self.path)
 
+    # -- the stream and its spool --------------------------------------------------------------
+    def _open_stream(self) -> None:
+        if self._fd is not None:
+            return
+        if self._spool_fd is None:
+            self._spool_fd = _anonymous_file()
+        if is_std(self.path):
+            try:
+                self._fd = sys.stdin.fileno()
+            except (AttributeError, OSError, ValueError):
+                self._fd = -1  # no real descriptor (tests): read sys.stdin.buffer
+        else:
+            # Python's os.open retries after a signal whose handler returns and raises what the
+            # handler raises: a FIFO with no writer yet can still be interrupted.
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError as exc:
+                raise DataError(f"cannot open: {exc.strerror}", source=self.display) from exc
+            self._own_fd = True
+
+    def _live(self, size: int, stopped: Any) -> bytes:
+        """Up to ``size`` bytes from the stream: waits for the first (in slices, so that a
+        stopped reader gives up), then takes what is there without waiting."""
+        fd = self._fd
+        assert fd is not None
+        if fd < 0:
+            return bytes(cast(Any, sys.stdin.buffer).read1(size))
+        poller: Any = None
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+        except (OSError, ValueError, AttributeError):
+            poller = None
+        if poller is not None:
+            while not poller.poll(100):
+                if stopped():
+                    return b""
+        data = os.read(fd, size)
+        if not data or poller is None:
+            return data
+        parts = [data]
+        got = len(data)
+        stalled = False
+        while got < size:
+            if not poller.poll(0):
+                stalled = True
+                break
+            more = os.read(fd, size - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        self.stalled = stalled
+        return b"".join(parts)
+
+    def _read_at(self, pos: int, size: int, stopped: Any = lambda: False) -> bytes:
+        """``size`` bytes at most of the stream at ``pos``, from the spool or read live."""
+        assert self._spool_fd is not None
+        with self._lock:
+            if pos < self._spooled:
+                return os.pread(self._spool_fd, min(size, self._spooled - pos), pos)
+            if self._eof:
+                return b""
+            data = self._live(size, stopped)
+            if not data:
+                self._eof = not stopped()
+                return data
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self._spool_fd, view, self._spooled)
+                self._spooled += written
+                view = view[written:]
+            return data
+
+    def idle(self) -> bool:
+        """Whether the stream has stalled: its last read found nothing more, and nothing has
+        arrived since."""
+        fd = self._fd
+        if not self.stalled or self._eof or fd is None or fd < 0:
+            return False
+        try:
+            return not select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
+
+    def spooled(self) -> int:
+        return self._spooled
+
+    def finish_spool(self) -> None:
+        """Read the rest of the stream into the spool."""
+        if not self.is_stream:
+            return
+        self._open_stream()
+        while not self._eof:
+            self._read_at(self._spooled, 1 << 20)
+
     # -- opening ---------------------------------------------------------------------------------
     def open_bytes(self) -> BinaryIO:
-        """The decompressed bytes of the whole input, from the start.
-
-        The first call on standard input reads it as it arrives (copying it to the spool);
-        a later call reads the spool, after copying the rest of standard input into it.
-        """
-        if not is_std(self.path):
-            raw: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed with the stream
-        elif not self._stdin_consumed:
-            self._stdin_consumed = True
-            with signals_held():
-                fd, self._spool_path = tempfile.mkstemp(prefix="normcli-stdin-", suffix=".spool")
-                self._spool = os.fdopen(fd, "wb")
-            self._tee = _Tee(sys.stdin.buffer, self._spool)
-            raw = cast(BinaryIO, self._tee)
+        """The decompressed bytes of the whole input, from the start (any number of times)."""
+        if self.is_stream:
+            self._open_stream()
+            self.cancelled = False
+            raw: Any = _Replay(self)
         else:
-            self.finish_spool()
-            assert self._spool_path is not None
-            raw = open(self._spool_path, "rb")  # noqa: SIM115
-        return self._decompress(raw)
-
-    def open_native(self, skip: int) -> pa.NativeFile | None:
-        """The decompressed bytes of a file after the first ``skip``, as an Arrow stream.
-
-        Arrow then reads on its own threads without calling back into Python (faster, and
-        nothing of Python's can be in flight when an interrupt ends the interpreter). None for
-        standard input, which must go through the spool.
-        """
-        if is_std(self.path):
-            return None
-        try:
-            # pa.OSFile rather than pa.input_stream, which imports pyarrow.fs (S3, SSL: slow).
-            raw = pa.OSFile(self.path, mode="r")
-            stream: pa.NativeFile = pa.BufferedInputStream(raw, 1 << 20)
+            try:
+                raw = pa.OSFile(self.path, mode="r")
+            except (OSError, pa.ArrowException) as exc:
+                raise DataError(f"cannot read: {exc}", source=self.display) from exc
             if self.compression is not None:
-                stream = pa.CompressedInputStream(stream, self.compression)
-            while skip > 0:
-                got = len(stream.read(min(skip, 1 << 20)))
-                if got == 0:
-                    break
-                skip -= got
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read: {exc}", source=self.display) from exc
-        return stream
+                raw = pa.BufferedInputStream(raw, 1 << 20)
+        return self._decompress(raw)
 
     def open_bytes_so_far(self) -> BinaryIO:
         """The decompressed bytes read so far (all of a file), for finding line numbers."""
-        if is_std(self.path) and self._spool_path is not None:
-            if self._spool is not None:
-                self._spool.flush()
-            raw: BinaryIO = open(self._spool_path, "rb")  # noqa: SIM115
-        else:
-            raw = open(self.path, "rb")  # noqa: SIM115
-        return self._decompress(raw)
+        if self.is_stream:
+            self._open_stream()
+            assert self._spool_fd is not None
+            raw: Any = FdReader(self._spool_fd, self.spooled)
+            return self._decompress(raw)
+        return self.open_bytes()
 
-    def _decompress(self, raw: BinaryIO) -> BinaryIO:
+    def local_path(self) -> str:
+        """The path of a regular file (a stream's spool has no path: see :meth:`open_random`)."""
+        if self.is_stream:
+            raise UsageError(f"{self.display}: a stream has no local path")
+        return self.path
+
+    def open_random(self) -> Any:
+        """A path or seekable file with the stored bytes (spooling a stream whole first)."""
+        if not self.is_stream:
+            return self.local_path()
+        self.finish_spool()
+        assert self._spool_fd is not None
+        return io.BufferedReader(FdReader(self._spool_fd, self.spooled), buffer_size=1 << 20)
+
+    def _decompress(self, raw: Any) -> BinaryIO:
         codec = self.compression
         if self._sniff:
-            head = raw.read(4)
+            head = b""
+            while len(head) < 4:
+                more = raw.read(4 - len(head))
+                if not more:
+                    break
+                head += bytes(more)
             codec = sniff_compression(head)
-            raw = cast(BinaryIO, Prefixed(head, raw))
+            raw = Prefixed(head, raw)
+        self.codec = codec
         if codec is None:
-            return cast(BinaryIO, io.BufferedReader(cast(Any, raw), buffer_size=1 << 20))
+            return cast(BinaryIO, raw)
         try:
-            stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
+            native = raw if isinstance(raw, pa.NativeFile) else pa.PythonFile(raw, mode="r")
+            stream = pa.CompressedInputStream(native, codec)
         except (pa.ArrowException, ValueError) as exc:
             raise DataError(f"cannot decompress ({codec}): {exc}", source=self.display) from exc
         return cast(BinaryIO, stream)
 
-    def finish_spool(self) -> None:
-        """Copy what is left of standard input into the spool and close it for writing."""
-        if self._spool is not None:
-            assert self._tee is not None
-            while self._tee.read(1 << 20):
-                pass
-            self._spool.close()
-            self._spool = None
-
-    def local_path(self) -> str:
-        """A path holding the stored bytes (spooling standard input whole if needed)."""
-        if not is_std(self.path):
-            return self.path
-        if not self._stdin_consumed:
-            self.open_bytes().close()
-        self.finish_spool()
-        assert self._spool_path is not None
-        return self._spool_path
+    def cancel(self) -> None:
+        """Make a live read that is waiting for input give up (its reader is being stopped)."""
+        self.cancelled = True
 
     def close(self) -> None:
-        if self._spool is not None:
-            try:
-                self._spool.close()
-            finally:
-                self._spool = None
-        if self._spool_path is not None:
-            try:
-                os.unlink(self._spool_path)
-            except OSError:
-                pass
-            self._spool_path = None
+        self.cancelled = True
+        # A read still waiting (it gives up within 0.1 s) holds the lock.
+        if not self._lock.acquire(timeout=5):
+            return  # the process is ending: the descriptors go with it
+        try:
+            if self._spool_fd is not None:
+                try:
+                    os.close(self._spool_fd)
+                except OSError:
+                    pass
+                self._spool_fd = None
+            if self._fd is not None and self._own_fd:
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
+            self._fd = None
+        finally:
+            self._lock.release()

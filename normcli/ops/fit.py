@@ -256,6 +256,25 @@ def _check_options(opts: FitOptions) -> None:
                          "elasticnet")
 
 
+def header_check(opts: FitOptions) -> Callable[[list[str]], None]:
+    """A check of the header alone, before any data is read: more candidate features than
+    ``fit`` supports is refused at once (a wide file would otherwise be read first)."""
+
+    def check(names: list[str]) -> None:
+        if opts.columns is not None:
+            count = len(set(opts.columns))
+        else:
+            left_out = set(opts.exclude or ()) | {
+                n for n in (opts.target, opts.weights, opts.fold_column) if n}
+            count = sum(1 for n in names if n not in left_out)
+        if count > MAX_FEATURES:
+            raise UsageError(f"fit supports at most {MAX_FEATURES} features, the input has "
+                             f"{count} columns besides the target; choose the features with "
+                             "--columns or leave some out with --exclude")
+
+    return check
+
+
 def _selection(job: Job, opts: FitOptions) -> tuple[Selection, int, int | None, int | None]:
     t = index_of(job.names, opts.target, "target column")
     check_numbers(job.reader, job.kinds, t, "-y/--target")

@@ -170,7 +170,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
                             bool(opts.clip))
             chunks = job.again()
         transform = scaler.transform
-        params_json = scaler.to_json()
+        params_json = scaler.to_json() if opts.save_params else {}
     elif opts.axis == "columns":
         if saved is not None:
             if saved.get("kind") != "norm":
