@@ -27,7 +27,6 @@ from .columns import (
     select,
 )
 from .errors import UsageError
-from .io.arrays import nested_as_json
 from .io.formats import (
     CsvDialect,
     check_delimiter,
@@ -375,9 +374,6 @@ class Output:
         self.header = job.dialect.header
         self.schema = schema
         self._writer: TableWriter | None = None
-        # Lists, structs and maps (Parquet) go to text formats as JSON text.
-        self._as_json = self.fmt in ("csv", "tsv") and any(
-            pa.types.is_nested(t) for t in schema.types)
 
     def __enter__(self) -> Output:
         try:
@@ -390,13 +386,12 @@ class Output:
         return self
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self.put(self.encode(batch))
+        assert self._writer is not None
+        self._writer.write(batch)
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         """The output form of ``batch`` (CSV text), safe to compute on a worker thread."""
         assert self._writer is not None
-        if self._as_json:
-            batch = nested_as_json(batch)
         return self._writer.encode(batch)
 
     def put(self, encoded: Any) -> None:

@@ -61,24 +61,3 @@ def codes(arr: pa.Array) -> np.ndarray:
         bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
         out[~bits[arr.offset: arr.offset + n].astype(bool)] = -1
     return out
-
-
-def _is_nested(t: pa.DataType) -> bool:
-    return bool(pa.types.is_nested(t))
-
-
-def nested_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with its list, struct and map columns as JSON text (for CSV output); a
-    missing value stays missing. Other columns are untouched."""
-    if not any(_is_nested(t) for t in batch.schema.types):
-        return batch
-    import json
-
-    arrays = []
-    for col in batch.columns:
-        if _is_nested(col.type):
-            values = [None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                      for v in col.to_pylist()]
-            col = pa.array(values, pa.string())
-        arrays.append(col)
-    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)

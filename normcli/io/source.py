@@ -285,13 +285,16 @@ class Source:
             self._open_stream()
             self.cancelled = False
             raw: Any = _Replay(self)
+        elif self.compression is None:
+            try:
+                raw = open(self.path, "rb", buffering=1 << 20)  # noqa: SIM115 - the caller's
+            except OSError as exc:
+                raise DataError(f"cannot read: {exc.strerror}", source=self.display) from exc
         else:
             try:
-                raw = pa.OSFile(self.path, mode="r")
+                raw = pa.BufferedInputStream(pa.OSFile(self.path, mode="r"), 1 << 20)
             except (OSError, pa.ArrowException) as exc:
                 raise DataError(f"cannot read: {exc}", source=self.display) from exc
-            if self.compression is not None:
-                raw = pa.BufferedInputStream(raw, 1 << 20)
         return self._decompress(raw)
 
     def open_bytes_so_far(self) -> BinaryIO:
