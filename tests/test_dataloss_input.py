@@ -320,3 +320,10 @@ def test_rows_trickling_in_on_a_pipe_come_out_before_the_input_ends(args: list[s
         assert rows == [["norm"], ["5"], ["10"], ["5"]]
     else:
         assert rows == [["a", "b"], ["0.6", "0.8"], ["0.6", "0.8"], ["0", "1"]]
+
+
+def test_unterminated_quote_line_on_crlf_stdin() -> None:
+    """On standard input the header's CR may arrive before its LF: lines still count right."""
+    code, _, err = run_main(["normalize", "-"], input=b'a,b\r\n1,2\r\n3,"4\r\n5,6\r\n')
+    assert code == 1
+    assert "line 3" in error_line(err) and "unterminated" in err

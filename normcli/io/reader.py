@@ -114,7 +114,7 @@ def _first_record(prefix: bytes, delimiter: str) -> tuple[list[str], int] | None
     except csv.Error:
         return None
     used = "".join(consumed)
-    if len(used) == len(text) and not text.endswith(("\n", "\r")):
+    if len(used) == len(text) and not text.endswith("\n"):  # a CR may be half a CRLF
         return None  # the record may go on past the prefix
     while not record and len(used) < len(text):  # leading blank lines
         try:
