@@ -244,10 +244,13 @@ class Job:
         return ""
 
     def note_used(self, indices: Sequence[int]) -> None:
-        """Record columns in use (for --verbose)."""
+        """Record columns in use (for --verbose); a set keeps it linear on wide inputs."""
+        seen = set(self.used)
         for i in indices:
-            if self.names[i] not in self.used:
-                self.used.append(self.names[i])
+            name = self.names[i]
+            if name not in seen:
+                seen.add(name)
+                self.used.append(name)
 
     def column_report(self) -> str:
         """Which columns were used and which passed through (and why), for --verbose."""
