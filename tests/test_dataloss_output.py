@@ -384,6 +384,19 @@ def test_signal_while_stdout_is_full(tmp_path: Path, data: Any, blocking: bool, 
     assert os.listdir(tmp_path) == []
 
 
+def _has_file_in(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` has a file in ``folder`` open (the stdin spool has no name:
+    its descriptor's link reads ``folder/#inode (deleted)``)."""
+    fds = f"/proc/{pid}/fd"
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(f"{fds}/{fd}").startswith(str(folder) + "/"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def test_sighup_mid_write_removes_temp_files_and_spool(tmp_path: Path, data: Any) -> None:
     src, _ = data
     spool_dir = tmp_path / "tmp"
@@ -399,7 +412,7 @@ def test_sighup_mid_write_removes_temp_files_and_spool(tmp_path: Path, data: Any
     proc.stdin.write(body[: len(body) // 2])
     proc.stdin.flush()
     deadline = time.monotonic() + 60
-    while not os.listdir(spool_dir):  # the spool exists: normcli is reading
+    while not _has_file_in(proc.pid, spool_dir):  # the (unnamed) spool is open: reading
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(signal.SIGHUP)
