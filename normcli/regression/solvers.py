@@ -83,7 +83,7 @@ class FitResult:
         reported, not the stopping rule, see :func:`_enet_cd`). For the closed
         form solvers it is the gap evaluated at the returned solution (≈ 0).
     n_iter : int
-        Coordinate-descent sweeps (0 for closed-form solvers).
+        Coordinate-descent sweeps plus exact active-set steps (0 for closed-form solvers).
     """
 
     coef: FloatArray
@@ -272,31 +272,217 @@ def _ridge_solve(Q: FloatArray, q: FloatArray, lam: float) -> FloatArray:
     return np.asarray(evecs @ coeffs, dtype=np.float64)
 
 
+# ---------------------------------------------------------------------------- active-set factor
+# Rows per block of the blocked triangular solves (numpy has no triangular solve: each block
+# is one matrix product with the rows already solved and one with the inverted diagonal block).
+_TRI_BLOCK = 64
+# A feature joins the factor only if its pivot keeps this fraction of its diagonal (otherwise
+# it is numerically in the span of the others and the active-set system is singular).
+_PIVOT_FLOOR = 1e-12
+
+
+class _ActiveCholesky:
+    """Cholesky factor ``L L^T = Q[A, A] + l2 I`` of an ordered active set ``A``, kept up to date.
+
+    Along a path the active set changes by a few features per alpha, so the factor is
+    updated instead of recomputed: appending ``m`` features costs one blocked triangular
+    solve with ``m`` right-hand sides and an ``m x m`` Cholesky (``O(k^2 m)``); removing
+    features refactors only the rows after the first removed position (a rank-one update
+    per removed feature when that tail is long). A solve is two blocked triangular solves,
+    ``O(k^2)``. numpy has no triangular solve, so the blocks are matrix products with the
+    explicitly inverted diagonal blocks of ``L`` (``_TRI_BLOCK`` rows each).
+    """
+
+    def __init__(self, Q: FloatArray, l2: float) -> None:
+        self.Q = Q
+        self.l2 = float(l2)
+        self.idx = np.zeros(0, dtype=np.intp)
+        self._buf = np.zeros((0, 0))
+        self._dinv: list[FloatArray] = []  # inverses of the diagonal blocks, valid prefix
+
+    @property
+    def k(self) -> int:
+        return int(self.idx.size)
+
+    @property
+    def L(self) -> FloatArray:
+        return self._buf[: self.k, : self.k]
+
+    def _reserve(self, n: int) -> None:
+        cap = self._buf.shape[0]
+        if n <= cap:
+            return
+        new = np.zeros((max(n, min(2 * cap, self.Q.shape[0]), 64),) * 2)
+        k = self.k
+        new[:k, :k] = self._buf[:k, :k]
+        self._buf = new
+
+    def _invalidate(self, pos: int) -> None:
+        del self._dinv[pos // _TRI_BLOCK :]
+
+    def _blocks(self) -> list[FloatArray]:
+        L, k = self.L, self.k
+        for s in range(len(self._dinv) * _TRI_BLOCK, k, _TRI_BLOCK):
+            e = min(s + _TRI_BLOCK, k)
+            self._dinv.append(np.linalg.inv(L[s:e, s:e]))
+        return self._dinv
+
+    def forward(self, b: FloatArray) -> FloatArray:
+        """``L^-1 b`` (``b`` of shape ``(k,)`` or ``(k, m)``)."""
+        L, k = self.L, self.k
+        dinv = self._blocks()
+        y = np.empty_like(b)
+        for bi, s in enumerate(range(0, k, _TRI_BLOCK)):
+            e = min(s + _TRI_BLOCK, k)
+            r = b[s:e] - L[s:e, :s] @ y[:s] if s else b[s:e]
+            y[s:e] = dinv[bi] @ r
+        return y
+
+    def backward(self, y: FloatArray) -> FloatArray:
+        """``L^-T y``."""
+        L, k = self.L, self.k
+        dinv = self._blocks()
+        x = np.empty_like(y)
+        starts = list(range(0, k, _TRI_BLOCK))
+        for bi in range(len(starts) - 1, -1, -1):
+            s = starts[bi]
+            e = min(s + _TRI_BLOCK, k)
+            r = y[s:e] - L[e:k, s:e].T @ x[e:k] if e < k else y[s:e]
+            x[s:e] = dinv[bi].T @ r
+        return x
+
+    def solve(self, b: FloatArray) -> FloatArray:
+        """``(Q[A, A] + l2 I)^-1 b`` in the order of :attr:`idx`."""
+        return self.backward(self.forward(b))
+
+    def append(self, new: NDArray[np.intp]) -> bool:
+        """Add features ``new`` (not in the set) at the end; ``False`` (factor unchanged) when
+        one of them is numerically in the span of the set."""
+        m = new.size
+        if m == 0:
+            return True
+        k = self.k
+        C = self.Q[np.ix_(new, new)]
+        C[np.diag_indices_from(C)] += self.l2
+        if k:
+            X = self.forward(self.Q[np.ix_(self.idx, new)])  # L21^T
+            S = C - X.T @ X
+        else:
+            X = np.zeros((0, m))
+            S = C
+        try:
+            L22 = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:
+            return False
+        piv = np.diag(L22)
+        if not (np.all(np.isfinite(L22)) and np.all(piv * piv > _PIVOT_FLOOR * np.diag(C))):
+            return False
+        self._reserve(k + m)
+        buf = self._buf
+        buf[:k, k : k + m] = 0.0
+        buf[k : k + m, :k] = X.T
+        buf[k : k + m, k : k + m] = L22
+        self._invalidate(k)
+        self.idx = np.concatenate([self.idx, new])
+        return True
+
+    def remove(self, pos: NDArray[np.intp]) -> None:
+        """Remove the features at positions ``pos`` (sorted, unique) of :attr:`idx`."""
+        if pos.size == 0:
+            return
+        k = self.k
+        i = int(pos[0])
+        keep = np.ones(k, dtype=bool)
+        keep[pos] = False
+        tail = np.flatnonzero(keep[i:]) + i
+        t = tail.size
+        buf = self._buf
+        if t:
+            lead = buf[tail, :i]  # copies
+            if t * t <= 65536 * pos.size:  # BLAS-3 refactor of the tail beats the loop
+                T = buf[tail, i:k]
+                new_tail = np.linalg.cholesky(T @ T.T)
+            else:
+                new_tail = buf[np.ix_(tail, tail)]
+                for r in pos.tolist():
+                    v = buf[tail, r]
+                    _chol_rank1_update(new_tail, v, int(np.searchsorted(tail, r)))
+            buf[i : i + t, :i] = lead
+            buf[i : i + t, i : i + t] = new_tail
+        self._invalidate(i)
+        self.idx = self.idx[keep]
+
+    def set_active(self, target: NDArray[np.intp]) -> bool:
+        """Make the set equal to ``target`` (features); new ones are appended in the given
+        order. ``False`` when the factor could not be formed (singular system)."""
+        p = self.Q.shape[0]
+        want = np.zeros(p, dtype=bool)
+        want[target] = True
+        have = np.zeros(p, dtype=bool)
+        have[self.idx] = True
+        drop = np.flatnonzero(~want[self.idx])
+        if drop.size > (self.k - drop.size):  # most of it goes: start over
+            self.idx = np.zeros(0, dtype=np.intp)
+            self._dinv = []
+        else:
+            self.remove(drop)
+        add = target[~have[target]]
+        return self.append(add)
+
+
+def _chol_rank1_update(L: FloatArray, v: FloatArray, start: int) -> None:
+    """In place: ``L`` becomes the Cholesky factor of ``L L^T + v v^T`` (``v[:start] == 0``)."""
+    n = L.shape[0]
+    v = v.copy()
+    for j in range(start, n):
+        ljj = L[j, j]
+        vj = v[j]
+        if vj == 0.0:
+            continue
+        r = math.hypot(ljj, vj)
+        c = r / ljj
+        s = vj / ljj
+        L[j, j] = r
+        if j + 1 < n:
+            col = L[j + 1 :, j]
+            col += s * v[j + 1 :]
+            col /= c
+            v[j + 1 :] *= c
+            v[j + 1 :] -= s * col
+
+
 # ---------------------------------------------------------------------------- coordinate descent
 def _spd_solve(A: FloatArray, b: FloatArray) -> FloatArray:
     """Solve ``A x = b`` (LU; numpy only, so ``fit`` needs no scipy import)."""
     return np.asarray(np.linalg.solve(A, b), dtype=np.float64)
 
 
+def _gram_times(Q: FloatArray, w: FloatArray) -> FloatArray:
+    """``Q @ w`` for a sparse ``w`` (rows of the symmetric ``Q``, contiguous, when few)."""
+    support = np.flatnonzero(w)
+    if 8 * support.size > w.size:
+        return np.asarray(Q @ w, dtype=np.float64)
+    if support.size:
+        return np.asarray(w[support] @ Q[support], dtype=np.float64)
+    return np.zeros(w.size)
+
+
 def _kkt_violation(
     Q: FloatArray, q: FloatArray, w: FloatArray, l1: float, l2: float, usable: NDArray[np.bool_],
     thr: float,
     d: FloatArray | None = None,
+    Qw: FloatArray | None = None,
 ) -> tuple[float, FloatArray, FloatArray]:
     """Largest violation of the optimality conditions of the elastic net at ``w``.
 
     With ``g = q - Qw - l2 w`` (minus the gradient of the smooth part), ``w`` is the minimizer
     iff ``g_j = l1 sign(w_j)`` where ``w_j != 0`` and ``|g_j| <= l1`` where ``w_j = 0``. Returns
     ``(excess, g, Qw)``: ``excess`` is the largest violation beyond ``thr`` plus the rounding
-    level of ``g_j`` (``<= 0`` when ``w`` passes), ``g`` and ``Qw`` as computed.
+    level of ``g_j`` (``<= 0`` when ``w`` passes), ``g`` and ``Qw`` as computed (``Qw`` may be
+    given).
     """
-    support = np.flatnonzero(w)
-    if 8 * support.size > q.size:
-        Qw = Q @ w
-    elif support.size:
-        Qw = Q[:, support] @ w[support]
-    else:
-        Qw = np.zeros(q.size)
+    if Qw is None:
+        Qw = _gram_times(Q, w)
     g = q - Qw - l2 * w
     # Rounding in forming g: a few units of the magnitudes that were summed, bounded through
     # |Q_jk| <= sqrt(Q_jj Q_kk) (Q is positive semi-definite).
@@ -311,6 +497,90 @@ def _kkt_violation(
     return excess, g, Qw
 
 
+@dataclass
+class _PathState:
+    """What one alpha of a path hands to the next: the active-set factor and ``Q @ w``."""
+
+    fac: _ActiveCholesky | None = None
+    Qw: FloatArray | None = None
+
+
+# Exact active-set steps per alpha before coordinate descent takes over.
+_PDAS_STEPS = 30
+
+
+def _active_set_steps(
+    Q: FloatArray,
+    q: FloatArray,
+    l1: float,
+    l2: float,
+    w0: FloatArray,
+    fac: _ActiveCholesky,
+    usable: NDArray[np.bool_],
+    thr: float,
+    sd: FloatArray,
+    max_steps: int,
+    tried: set[bytes],
+) -> tuple[FloatArray, FloatArray, int, bool]:
+    """Primal-dual active set iterations (semismooth Newton) from the warm start's support.
+
+    Each step solves the elastic net exactly on a support ``A`` with fixed signs ``s``
+    (``(Q_AA + l2 I) x = q_A - l1 s``, from the kept-up factor ``fac``), then moves to the
+    support and signs of ``z = g + (diag(Q) + l2) w`` (``g`` as in :func:`_kkt_violation`):
+    coordinate ``j`` is in the next support iff ``|z_j| > l1``, which is the support that one
+    coordinate-descent update of each coordinate would give. Along a path, warm-started
+    from the previous alpha's solution, this reaches the new support in a few steps; the
+    result is accepted only by the KKT test. Returns ``(w, Qw, steps, accepted)``; stops
+    (not accepted) on a repeated support, a singular system or after ``max_steps``.
+    """
+    p = q.size
+    den = np.diag(Q) + l2
+    sign = np.sign(w0)
+    A = np.flatnonzero(w0)
+    steps = 0
+    w = w0
+    Qw = np.zeros(p)
+    while steps < max_steps:
+        key = np.sort(A).tobytes() + np.signbit(sign[np.sort(A)]).tobytes()
+        if key in tried:
+            break
+        tried.add(key)
+        steps += 1
+        if not fac.set_active(A):
+            break
+        idx = fac.idx
+        s = sign[idx]
+        x = fac.solve(q[idx] - l1 * s)
+        for refine in range(3):
+            w = np.zeros(p)
+            w[idx] = x
+            Qw = _gram_times(Q, w)
+            right = np.sign(x) == s
+            if not right.all():
+                break
+            excess, g, _ = _kkt_violation(Q, q, w, l1, l2, usable, thr, sd, Qw)
+            if excess <= 0.0:
+                return w, Qw, steps, True
+            r = g[idx] - l1 * s  # rounding left in the solve: one refinement step
+            if refine == 2 or float(np.max(np.abs(r))) <= thr:
+                break
+            x = x + fac.solve(r)
+        g = q - Qw - l2 * w
+        z = g + den * w
+        nxt = usable & (np.abs(z) > l1)
+        sign = np.where(nxt, np.sign(z), 0.0)
+        # the factor's order first (cheap to keep), then the entering ones, strongest first
+        stay = idx[nxt[idx]]
+        fresh = nxt.copy()
+        fresh[idx] = False
+        enter = np.flatnonzero(fresh)
+        enter = enter[np.argsort(-np.abs(z[enter]), kind="stable")]
+        A = np.concatenate([stay, enter])
+        if A.size == 0:
+            break
+    return w, Qw, steps, False
+
+
 def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     Q: FloatArray,
     q: FloatArray,
@@ -321,75 +591,99 @@ def _enet_cd(  # noqa: C901 - the solver loop, kept in one piece for speed
     tol: float,
     max_iter: int,
     screen: NDArray[np.intp] | None = None,
+    state: _PathState | None = None,
 ) -> tuple[FloatArray, float, int, bool]:
-    """Exact elastic net on a Gram matrix: working-set coordinate descent + active-set solve.
+    """Exact elastic net on a Gram matrix: active-set solves + working-set coordinate descent.
 
     Minimizes ``0.5 w'Qw - q'w + l1 |w|_1 + l2/2 |w|^2``. **Stopping rule**: ``w`` is
     accepted when every optimality (KKT) condition holds to ``tol * (l1 + l2)`` (that is
     ``tol * alpha``), beyond the rounding level of the gradient (see :func:`_kkt_violation`).
-    Before any sweep, and whenever coordinate descent has settled on a support, the exact
-    solution with that support and those signs is obtained from one linear solve (the
-    *polish*); it is accepted when it passes the same test, so an accepted solution is the
-    minimizer to rounding whenever the support is right, not just a point near it.
 
-    Coordinate descent runs on a working set only (glmnet's active sets): the current
-    support, the coordinates in ``screen`` (e.g. a sequential strong-rule set from the path)
-    and every coordinate found to violate the KKT conditions at a check; each check is one
-    ``O(p |support|)`` product. A coordinate-descent sweep costs ``O(|working set|^2)``.
-    When the sweeps crawl (ill-conditioned Gram), feature-sign steps take over.
+    From a warm start (a path's previous alpha), exact active-set steps come first
+    (:func:`_active_set_steps`: the previous support and signs with the new penalty, then
+    the supports the optimality conditions point to), each one linear solve from a Cholesky
+    factor of the active set that is updated, not recomputed, as features enter and leave
+    (:class:`_ActiveCholesky`; ``state`` carries it along the path).
 
-    Returns ``(w, gap, n_sweeps, converged)``; ``gap`` is the duality gap at ``w``
-    (scikit-learn's ``gap_enet_gram``, for the report).
+    Otherwise (a cold start, or when those steps do not settle), coordinate descent runs
+    on a working set (glmnet's active sets): the current support, the coordinates in
+    ``screen`` (e.g. a sequential strong-rule set from the path) and every coordinate found
+    to violate the KKT conditions at a check; each check is one ``O(p |support|)`` product,
+    a sweep costs ``O(|working set|^2)``. Whenever coordinate descent has settled on a
+    support, the exact solution with that support and those signs is obtained from one
+    linear solve (the *polish*) and accepted when it passes the same test, so an accepted
+    solution is the minimizer to rounding whenever the support is right, not just a point
+    near it. When the sweeps crawl (ill-conditioned Gram), feature-sign steps take over.
+
+    Returns ``(w, gap, n_iter, converged)``; ``n_iter`` counts sweeps and active-set steps,
+    ``gap`` is the duality gap at ``w`` (scikit-learn's ``gap_enet_gram``, for the report).
     """
     p = q.size
     w = np.array(w_init, dtype=np.float64)
     diag = np.diag(Q).copy()
     usable = diag > 0.0
     w[~usable] = 0.0
+    if state is None:
+        state = _PathState()
     if p == 0:
+        state.Qw = np.zeros(0)
         return w, 0.0, 0, True
+    if state.fac is None or state.fac.Q is not Q or state.fac.l2 != l2:
+        state.fac = _ActiveCholesky(Q, l2)
+    fac = state.fac
     thr = tol * (l1 + l2)
     sd = np.sqrt(np.maximum(diag, 0.0))
     n_iter = 0
     tried: set[bytes] = set()
 
     def finish(v: FloatArray, Qv: FloatArray, ok: bool) -> tuple[FloatArray, float, int, bool]:
+        state.Qw = Qv
         return v, _gap(Q, q, yy, v, Qv, l1, l2), n_iter, ok
 
     def polish(v: FloatArray) -> tuple[FloatArray, float, FloatArray, FloatArray] | None:
         support = np.flatnonzero(v)
-        if support.size == 0 or support.size > 3000:
+        if support.size == 0:
             return None
-        s = np.sign(v[support])
         key = support.tobytes() + np.signbit(v[support]).tobytes()
         if key in tried:
             return None
         tried.add(key)
-        A = Q[np.ix_(support, support)]
-        A[np.diag_indices_from(A)] += l2
-        rhs = q[support] - l1 * s
-        try:
-            x = _spd_solve(A, rhs)
-        except (np.linalg.LinAlgError, ValueError):
-            return None
+        cand = np.zeros(p)
+        if fac.set_active(support):
+            s = np.sign(v[fac.idx])
+            x = fac.solve(q[fac.idx] - l1 * s)
+            support = fac.idx
+        else:
+            if support.size > 3000:
+                return None
+            s = np.sign(v[support])
+            A = Q[np.ix_(support, support)]
+            A[np.diag_indices_from(A)] += l2
+            try:
+                x = _spd_solve(A, q[support] - l1 * s)
+            except (np.linalg.LinAlgError, ValueError):
+                return None
         if not np.all(np.isfinite(x)) or np.any(np.sign(x) != s):
             return None
-        cand = np.zeros(p)
         cand[support] = x
         excess, g, Qc = _kkt_violation(Q, q, cand, l1, l2, usable, thr, sd)
         return cand, excess, g, Qc
 
-    # 1. The warm start's support with the new penalty (exact along a path when no
-    #    coordinate enters or leaves): no sweep at all. Not tried when a zero coordinate
-    #    violates its condition (the solve could not fix that).
+    warm = bool(np.any(w != 0.0))
+    if warm:
+        # 1. Exact active-set steps from the warm start's support (along a path: the
+        #    previous alpha's solution).
+        v, Qv, steps, ok = _active_set_steps(
+            Q, q, l1, l2, w, fac, usable, thr, sd, min(_PDAS_STEPS, max_iter), tried
+        )
+        n_iter += steps
+        if ok:
+            return finish(v, Qv, True)
     excess, g, Qw = _kkt_violation(Q, q, w, l1, l2, usable, thr, sd)
-    entering = (w == 0.0) & usable & (np.abs(g) > l1)
-    if not entering.any():
-        res = polish(w)
-        if res is not None and res[1] <= 0.0:
-            return finish(res[0], res[3], True)
-        if excess <= 0.0:
-            return finish(w, Qw, True)
+    # (a zero coordinate violating its condition, even within the tolerance, is worked on:
+    # just below alpha_max the answer is not all zeros)
+    if excess <= 0.0 and not np.any((w == 0.0) & usable & (np.abs(g) > l1)):
+        return finish(w, Qw, True)
     # 2. Working set: support, screened coordinates, violators.
     in_ws = (w != 0.0) | ((np.abs(g) > l1) & usable)
     if screen is not None:
@@ -602,6 +896,7 @@ def _solve(
     max_iter: int,
     gamma_init: FloatArray | None,
     screen: NDArray[np.intp] | None = None,
+    state: _PathState | None = None,
 ) -> tuple[FloatArray, bool, float, int]:
     """Solve on the reduced, scaled problem; returns (gamma, converged, gap, n_iter)."""
     Q, q, yy = prob.Q, prob.q, prob.yy
@@ -621,7 +916,7 @@ def _solve(
         g = _ridge_solve(Q, q, l2)
         return g, True, _gap(Q, q, yy, g, Q @ g, 0.0, l2), 0
     w0 = np.zeros(k) if gamma_init is None else gamma_init
-    g, gap, n_iter, conv = _enet_cd(Q, q, yy, l1, l2, w0, tol, max_iter, screen)
+    g, gap, n_iter, conv = _enet_cd(Q, q, yy, l1, l2, w0, tol, max_iter, screen, state)
     return g, conv, gap, n_iter
 
 
@@ -701,17 +996,19 @@ def fit_path(
         return [r for r in out if r is not None]
     g_prev: FloatArray | None = None
     l1_prev = 0.0
+    state = _PathState()  # the active-set factor and Q @ g_prev, along the path
     for i in order:
         a, r = _effective(penalty, alist[i], l1_ratio)
         screen = None
         if g_prev is not None and penalty in ("l1", "elasticnet"):
             # sequential strong rule (Tibshirani et al., 2012): coordinates likely to enter
             l1_new, l2_new = a * r, a * (1.0 - r)
-            s = np.flatnonzero(g_prev)
-            grad = prob.q - prob.Q[:, s] @ g_prev[s] - l2_new * g_prev
+            Qg = state.Qw if state.Qw is not None else _gram_times(prob.Q, g_prev)
+            grad = prob.q - Qg - l2_new * g_prev
             screen = np.flatnonzero(np.abs(grad) >= 2.0 * l1_new - l1_prev)
+        state.Qw = None
         g, conv, gap, n_iter = _solve(
-            prob, penalty, a, r, float(tol), int(max_iter), g_prev, screen
+            prob, penalty, a, r, float(tol), int(max_iter), g_prev, screen, state
         )
         if penalty in ("l1", "elasticnet") and a > 0.0:
             g_prev = g
