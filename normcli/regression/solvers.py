@@ -161,37 +161,62 @@ def _prepare(stats: GramStats, *, fit_intercept: bool, standardize: bool) -> _Pr
     W = stats.sum_w
     if not W > 0.0:
         raise ValueError("cannot fit a model: the total sample weight is zero")
-    if not (np.all(np.isfinite(stats.cross)) and np.all(np.isfinite(stats.mean))):
-        raise ValueError("cannot fit a model: the data contain NaN or infinite values")
     cross = stats.cross
     mean = stats.mean
+    # (one sum is finite iff every entry is, unless it overflows: then look at each entry)
+    if not (np.isfinite(cross.sum()) and np.isfinite(mean.sum())) and not (
+        np.all(np.isfinite(cross)) and np.all(np.isfinite(mean))
+    ):
+        raise ValueError("cannot fit a model: the data contain NaN or infinite values")
     var = np.diag(cross)[:p] / W
     # A feature is constant when its spread is at rounding level of its mean.
     constant = np.sqrt(np.maximum(var, 0.0)) <= 64.0 * _EPS * np.abs(mean[:p])
+    # M = cross / W (+ mean mean^T without an intercept), formed only where it is needed
+    col = cross[:, p] / W
     if fit_intercept:
-        M = cross / W
+        second = var
     else:
-        M = cross / W + np.outer(mean, mean)
-    second = np.diag(M)[:p]
+        col = col + mean * mean[p]
+        second = var + mean[:p] * mean[:p]
     drop = second <= 0.0
     if fit_intercept or standardize:
         drop = drop | constant
     keep = np.flatnonzero(~drop)
-    Q = M[np.ix_(keep, keep)]
-    q = M[keep, p]
-    yy = float(max(M[p, p], 0.0))
+    if keep.size == p:
+        Q = cross[:p, :p] / W
+    else:
+        Q = cross[np.ix_(keep, keep)]
+        Q /= W
+    if not fit_intercept:
+        Q += np.outer(mean[keep], mean[keep])
+    q = col[keep]
+    yy = float(max(col[p], 0.0))
     if standardize:
         scale = np.sqrt(second[keep])
-        Q = Q / np.outer(scale, scale)
+        Q /= np.outer(scale, scale)
         q = q / scale
     else:
         scale = np.ones(keep.size)
-    Q = 0.5 * (Q + Q.T)
+    _symmetrize(Q)
     return _Problem(
-        p=p, keep=keep, scale=scale, Q=np.ascontiguousarray(Q), q=np.array(q, dtype=np.float64),
+        p=p, keep=keep, scale=scale, Q=Q, q=np.array(q, dtype=np.float64),
         yy=yy, sum_w=W, x_mean=mean[:p].copy(), y_mean=float(mean[p]),
         fit_intercept=fit_intercept,
     )
+
+
+def _symmetrize(Q: FloatArray, block: int = 64) -> None:
+    """In place: ``Q = (Q + Q^T) / 2``, by tiles (a whole-matrix transpose is cache-hostile)."""
+    n = Q.shape[0]
+    for i in range(0, n, block):
+        ie = min(i + block, n)
+        D = Q[i:ie, i:ie]
+        D[...] = 0.5 * (D + D.T)
+        for j in range(ie, n, block):
+            je = min(j + block, n)
+            T = 0.5 * (Q[i:ie, j:je] + Q[j:je, i:ie].T)
+            Q[i:ie, j:je] = T
+            Q[j:je, i:ie] = T.T
 
 
 # ---------------------------------------------------------------------------- duality gap
