@@ -349,7 +349,7 @@ class _ActiveCholesky:
         L, k = self.L, self.k
         for s in range(len(self._dinv) * _TRI_BLOCK, k, _TRI_BLOCK):
             e = min(s + _TRI_BLOCK, k)
-            self._dinv.append(np.linalg.inv(L[s:e, s:e]))
+            self._dinv.append(np.asarray(np.linalg.inv(L[s:e, s:e]), dtype=np.float64))
         return self._dinv
 
     def forward(self, b: FloatArray) -> FloatArray:
