@@ -130,3 +130,20 @@ def test_incompatible_shapes_raise() -> None:
         GramStats.empty(2).merge(GramStats.empty(3))
     with pytest.raises(ValueError):
         GramStats.from_chunk(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_residual_ss_many_matches_direct_residuals() -> None:
+    """Many models scored at once equal the residual sums computed row by row with numpy."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 6)) + 50.0
+    y = X @ rng.normal(size=6) + rng.normal(size=300)
+    w = rng.uniform(0.1, 2.0, size=300)
+    stats = GramStats.from_chunk(X, y, w)
+    coefs = rng.normal(size=(9, 6))
+    intercepts = rng.normal(size=9) * 10
+    direct = np.array([np.sum(w * (y - b - X @ c) ** 2)
+                       for c, b in zip(coefs, intercepts, strict=True)])
+    np.testing.assert_allclose(stats.residual_ss_many(coefs, intercepts), direct, rtol=1e-9)
+    assert stats.residual_ss(coefs[3], intercepts[3]) == pytest.approx(direct[3], rel=1e-9)
+    with pytest.raises(ValueError):
+        stats.residual_ss_many(coefs[:, :5], intercepts)

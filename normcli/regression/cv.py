@@ -163,8 +163,9 @@ def cross_validate(
             train, a, penalty=penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
             standardize=standardize, tol=tol, max_iter=max_iter,
         )
-        for i, res in enumerate(results):
-            mse[i, f] = fold.residual_ss(res.coef, res.intercept) / fold.sum_w
+        coefs = np.array([res.coef for res in results]).reshape(len(results), -1)
+        intercepts = np.array([res.intercept for res in results])
+        mse[:, f] = fold.residual_ss_many(coefs, intercepts) / fold.sum_w
     mse_mean = mse.mean(axis=1)
     mse_se = mse.std(axis=1, ddof=1) / np.sqrt(k)
     i_min = int(np.argmin(mse_mean))

@@ -202,17 +202,25 @@ class GramStats:
 
         The validation MSE of a CV fold is ``residual_ss / sum_w``.
         """
-        beta = np.asarray(coef, dtype=np.float64).reshape(-1)
-        if beta.size != self.n_features:
-            raise ValueError(f"coef has {beta.size} entries, expected {self.n_features}")
+        beta = np.asarray(coef, dtype=np.float64).reshape(1, -1)
+        return float(self.residual_ss_many(beta, np.array([float(intercept)]))[0])
+
+    def residual_ss_many(self, coefs: Any, intercepts: Any) -> FloatArray:
+        """:meth:`residual_ss` of ``m`` models at once (``coefs`` of shape (m, p)): one
+        matrix product with the cross-products instead of ``m`` quadratic forms (a CV path
+        scores 100 alphas per fold)."""
+        B = np.asarray(coefs, dtype=np.float64)
+        if B.ndim != 2 or B.shape[1] != self.n_features:
+            raise ValueError(f"coef has {B.shape[-1]} entries, expected {self.n_features}")
+        b = np.asarray(intercepts, dtype=np.float64).reshape(-1)
         if self.sum_w <= 0.0:
-            return 0.0
-        a = np.empty(self.mean.size)
-        a[:-1] = -beta
-        a[-1] = 1.0
-        quad = float(a @ self.cross @ a)
-        offset = float(a @ self.mean) - float(intercept)
-        return max(quad, 0.0) + self.sum_w * offset * offset
+            return np.zeros(B.shape[0])
+        A = np.empty((B.shape[0], self.mean.size))
+        A[:, :-1] = -B
+        A[:, -1] = 1.0
+        quad = np.einsum("ij,ij->i", A @ self.cross, A)
+        offset = A @ self.mean - b
+        return np.maximum(quad, 0.0) + self.sum_w * offset * offset
 
     # ------------------------------------------------------------------ views
     @property
