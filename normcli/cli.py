@@ -147,6 +147,27 @@ def _open(session: Session, input: str, input_format: str | None, delimiter: str
     return Job(spec, session.hook(_size(input)))
 
 
+def _spec(input: str, input_format: str | None, delimiter: str | None, no_header: bool,
+          chunk_rows: int | None, na_values: str | None) -> InputSpec:
+    return InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
+                     chunk_rows=chunk_rows, na_values=_na_values(na_values))
+
+
+def _dask() -> Any:
+    """The Dask engine (imported only for --engine dask; exit 2 without the extra)."""
+    from .engines import dask_engine
+
+    dask_engine.require_dask()
+    return dask_engine
+
+
+def _settings(session: Session, scheduler: str | None) -> Any:
+    from .engines.dask_engine import Settings
+
+    return Settings(scheduler=scheduler, verbose=session.verbose and not session.quiet,
+                    progress=session.progress and not session.quiet)
+
+
 def _na_values(text: str | None) -> tuple[str, ...] | None:
     """``--na-values A,B`` as a tuple (an empty cell is always missing besides)."""
     return None if text is None else tuple(text.split(","))
@@ -227,8 +248,8 @@ def normalize(
     save_params: str | None, params: str | None,
     input: str, output: str | None, input_format: str | None, output_format: str | None,
     delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
-    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
-    quiet: bool, verbose: bool, debug: bool,
+    na_values: str | None, columns: str | None, exclude: str | None, engine: str,
+    scheduler: str | None, progress: bool | None, quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """Divide rows or columns by their norm, or scale columns.
 
@@ -245,6 +266,13 @@ def normalize(
         save_params=save_params, params=params,
     )
     _distinct(input, output, {"--params": params, "--save-params": save_params})
+    if engine == "dask":
+        rows = _dask().normalize(
+            _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
+            _output_spec(output, output_format, output_delimiter), opts,
+            _settings(session, scheduler))
+        session.finish(f"normalized {rows:,} rows")
+        return
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         rows = normalize_mod.run(job, _sink(output, output_format, output_delimiter), opts)
@@ -268,8 +296,8 @@ def norm(
     ord_: str, axis: str, name: str, only: bool, to: str | None, to_columns: str | None,
     input: str, output: str | None, input_format: str | None, output_format: str | None,
     delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
-    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
-    quiet: bool, verbose: bool, debug: bool,
+    na_values: str | None, columns: str | None, exclude: str | None, engine: str,
+    scheduler: str | None, progress: bool | None, quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """The norm of each row (or column), or each row's distance to a point."""
     from .columns import parse_list
@@ -282,6 +310,13 @@ def norm(
         to_columns=parse_list(to_columns), columns=parse_list(columns),
         exclude=parse_list(exclude),
     )
+    if engine == "dask":
+        rows = _dask().norm(
+            _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
+            _output_spec(output, output_format, output_delimiter), opts,
+            _settings(session, scheduler))
+        session.finish(f"measured {rows:,} rows")
+        return
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         rows = norm_mod.run(job, _sink(output, output_format, output_delimiter), opts)
@@ -310,8 +345,8 @@ def fit(
     path_file: str | None,
     input: str, output: str | None, input_format: str | None, output_format: str | None,
     delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
-    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
-    quiet: bool, verbose: bool, debug: bool,
+    na_values: str | None, columns: str | None, exclude: str | None, engine: str,
+    scheduler: str | None, progress: bool | None, quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """Fit a linear regression (OLS, ridge, lasso or elastic net) in one pass.
 
@@ -333,9 +368,14 @@ def fit(
     )
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
-    with _open(session, input, input_format, delimiter, no_header, chunk_rows,
-               na_values, check_header=fit_mod.header_check(opts)) as job:
-        report = fit_mod.run(job, out, opts)
+    job = None
+    if engine == "dask":
+        report = _dask().fit(_spec(input, input_format, delimiter, no_header, chunk_rows,
+                                   na_values), out, opts, _settings(session, scheduler))
+    else:
+        with _open(session, input, input_format, delimiter, no_header, chunk_rows,
+                   na_values, check_header=fit_mod.header_check(opts)) as job:
+            report = fit_mod.run(job, out, opts)
     if report.dropped and not session.quiet:
         _note(f"normcli: dropped {report.dropped:,} rows with missing values")
     order = report.stats.selection if report.stats is not None else None
@@ -362,8 +402,8 @@ def predict(
     model: str, name: str, selected: bool,
     input: str, output: str | None, input_format: str | None, output_format: str | None,
     delimiter: str | None, output_delimiter: str | None, no_header: bool, chunk_rows: int | None,
-    na_values: str | None, columns: str | None, exclude: str | None, progress: bool | None,
-    quiet: bool, verbose: bool, debug: bool,
+    na_values: str | None, columns: str | None, exclude: str | None, engine: str,
+    scheduler: str | None, progress: bool | None, quiet: bool, verbose: bool, debug: bool,
 ) -> None:
     """Append the predictions of a fitted model as a last column."""
     from .columns import parse_list
@@ -371,6 +411,16 @@ def predict(
 
     session = _session(progress, quiet, verbose)
     _distinct(input, output, {"--model": model})
+    if engine == "dask":
+        if selected:
+            raise click.UsageError("--selected works with --engine local")
+        rows = _dask().predict(
+            _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
+            _output_spec(output, output_format, output_delimiter), model, name,
+            _settings(session, scheduler), columns=parse_list(columns),
+            exclude=parse_list(exclude))
+        session.finish(f"predicted {rows:,} rows")
+        return
     with _open(session, input, input_format, delimiter, no_header, chunk_rows,
                na_values) as job:
         if selected:

@@ -118,8 +118,29 @@ run_options = _apply(
 )
 
 
+engine_options = _apply(
+    [
+        click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default="local",
+            show_default=True,
+            help="Run here, or on a Dask cluster (one task per input file; needs "
+            "normcli[dask]; OUTPUT is then a folder of parts).",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="The Dask scheduler for --engine dask (default: $DASK_SCHEDULER_ADDRESS, else "
+            "a local cluster sized to this machine).",
+        ),
+    ]
+)
+
+
 def common_options(f: F) -> F:
-    return input_argument(output_argument(io_options(column_options(run_options(f)))))
+    return input_argument(output_argument(io_options(column_options(engine_options(
+        run_options(f))))))
 
 
 # -- per command ---------------------------------------------------------------------------

@@ -296,6 +296,11 @@ class Job:
 
         return self._tick(gen())
 
+    def next_pass(self) -> Iterator[Chunk]:
+        """The first pass if it was not taken yet (statistics came from elsewhere), else a
+        second pass (:meth:`again`)."""
+        return self.chunks() if self._iter is not None else self.again()
+
     def again(self) -> Iterator[Chunk]:
         """The chunks of a second pass from the first row."""
         self.reader = self.reader.rewind()

@@ -35,6 +35,7 @@ from ..io.formats import format_of, resolve_output_format
 from ..io.reader import Chunk
 from ..io.writer import Destination, Outputs, make_writer
 from ..pipeline import Job, OutputSpec, ordered_map, output_delimiter
+from ..reduce import PartFold, parts_of
 from ..regression import GramStats, cross_validate, fit, fit_path, fold_ids
 from ..regression.cv import CVResult
 from ..regression.solvers import FitResult, alpha_grid
@@ -188,11 +189,28 @@ def parse_alphas(text: str) -> list[float]:
 
 
 class _Accumulator:
-    """Per-fold sufficient statistics, filled chunk by chunk."""
+    """Per-fold sufficient statistics, filled chunk by chunk; the rows used and dropped.
 
-    def __init__(self, p: int, opts: FitOptions) -> None:
+    One is filled per input file (its chunks in row order) and the files' accumulators are
+    merged by :mod:`normcli.reduce`'s tree, by the local and the Dask engine alike.
+    """
+
+    def __init__(self, p: int, opts: FitOptions | None = None) -> None:
         self.p = p
         self.by_fold: dict[Any, GramStats] = {}
+        self.n_rows = 0
+        self.dropped = 0
+
+    def merge(self, other: _Accumulator) -> _Accumulator:
+        """The statistics of the rows of both (folds of the same id merged)."""
+        out = _Accumulator(self.p)
+        out.by_fold = dict(self.by_fold)
+        for key, stats in other.by_fold.items():
+            mine = out.by_fold.get(key)
+            out.by_fold[key] = stats if mine is None else mine.merge(stats)
+        out.n_rows = self.n_rows + other.n_rows
+        out.dropped = self.dropped + other.dropped
+        return out
 
     def add(self, key: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> None:
         stats = self.by_fold.get(key)
@@ -209,7 +227,7 @@ class _Accumulator:
         return [self.by_fold[k] for k in keys]
 
     def total(self) -> GramStats:
-        folds = list(self.by_fold.values())
+        folds = self.folds()
         if not folds:
             return GramStats.empty(self.p)
         out = folds[0].copy()
@@ -323,8 +341,15 @@ def _fold_keys(chunk: Chunk, index: int) -> FoldKeys:
     return row_codes, values
 
 
+#: How an engine computes the merged statistics of a job's rows: ``(job, opts, selection,
+#: target, weights, fold column) -> accumulator``; :func:`accumulate` is the local engine's.
+Accumulate = Callable[[Job, "FitOptions", Selection, int, "int | None", "int | None"],
+                      "_Accumulator"]
+
+
 def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
-            ready: Callable[[], None] | None = None) -> FitReport:
+            ready: Callable[[], None] | None = None,
+            engine: Accumulate | None = None) -> FitReport:
     """Read ``job`` once into sufficient statistics and solve. ``ready`` is called once the
     options and columns are checked, before the data is read (a caller checks its destinations
     there, so a bad one fails fast); ``want_path`` also fits the coefficient path."""
@@ -334,7 +359,11 @@ def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
         check_path_columns(sel.used_names)
     if ready is not None:
         ready()
-    acc, n_rows, dropped = _accumulate(job, opts, sel, t_idx, w_idx, f_idx)
+    acc = (engine or accumulate)(job, opts, sel, t_idx, w_idx, f_idx)
+    n_rows, dropped = acc.n_rows, acc.dropped
+    if n_rows == 0:
+        raise DataError("no rows to fit" + (" (all had missing values)" if dropped else ""),
+                        source=job.display)
     total = acc.total()
     if total.sum_w <= 0:
         raise DataError("the weights add up to 0", source=job.display)
@@ -357,7 +386,8 @@ def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
                      cv_result, stats.path, stats)
 
 
-def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
+def run(job: Job, out: OutputSpec, opts: FitOptions, *,
+        engine: Accumulate | None = None) -> FitReport:
     """Fit ``job``'s input and write the model to ``out`` (and ``--path``, ``--plot``)."""
     dests: dict[str, Destination] = {}
     input_path = job.input_path or "-"
@@ -380,7 +410,7 @@ def run(job: Job, out: OutputSpec, opts: FitOptions) -> FitReport:
             dests["plot"] = Destination(opts.plot, "png", input_path=job.input_path,
                                         group=outputs)
 
-    report = compute(job, opts, ready=ready)
+    report = compute(job, opts, ready=ready, engine=engine)
     dest, path_dest, plot_dest = dests["model"], dests.get("path"), dests.get("plot")
     fmt = dest.fmt
     with outputs:
@@ -415,17 +445,24 @@ def report_format(out: OutputSpec) -> str:
     return resolve_output_format(out.path, out.fmt, "csv")
 
 
-def _accumulate(  # noqa: C901 - a flat sequence of per-chunk checks
+def accumulate(
     job: Job, opts: FitOptions, sel: Selection, t_idx: int, w_idx: int | None,
-    f_idx: int | None,
-) -> tuple[_Accumulator, int, int]:
-    """One pass over the input: per-fold statistics, rows used, rows dropped."""
+    f_idx: int | None, *, row_base: int = 0,
+) -> _Accumulator:
+    """One pass over the input: per-fold statistics, rows used, rows dropped.
+
+    One accumulator per input file, merged by the tree of :mod:`normcli.reduce` (the Dask engine
+    runs this on each file and merges by the same tree). Fold ids with ``--cv`` come from the
+    global row number, as if the files were one: ``row_base`` is the number of rows before this
+    job's first row (the Dask engine reads one file per task; it counts the rows of the files
+    first, from the Parquet metadata or by a pass over CSV files).
+    """
     columns = [*sel.used, t_idx] + ([w_idx] if w_idx is not None else [])
     names = [*sel.used_names, opts.target] + ([opts.weights] if opts.weights else [])
     conv = job.converter(columns)
     p = len(sel.used)
-    acc = _Accumulator(p, opts)
-    n_rows = dropped = 0
+    parts: PartFold[_Accumulator] = PartFold(lambda part: _Accumulator(p, opts),
+                                             lambda a, b: a.merge(b), parts_of(job.reader))
 
     def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, FoldKeys | None]:
         keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
@@ -436,6 +473,7 @@ def _accumulate(  # noqa: C901 - a flat sequence of per-chunk checks
 
     # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
     for chunk, block, keys in ordered_map(prepare, job.chunks()):
+        acc = parts.state_for(chunk)
         if np.isinf(block).any():
             row, col = _first_where(np.isinf(block), names)
             raise fail(chunk, row, col, "infinite value")
@@ -451,7 +489,7 @@ def _accumulate(  # noqa: C901 - a flat sequence of per-chunk checks
                     row, col = int(np.flatnonzero(bad)[0]), opts.fold_column or ""
                 raise fail(chunk, row, col,
                            "missing value (use --drop-missing to leave such rows out)")
-            dropped += int(bad.sum())
+            acc.dropped += int(bad.sum())
         keep = ~bad
         X = block[keep, :p]
         y = block[keep, p]
@@ -459,24 +497,21 @@ def _accumulate(  # noqa: C901 - a flat sequence of per-chunk checks
         if w is not None and (w < 0).any():
             row = int(np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]])
             raise fail(chunk, row, opts.weights or "", "negative weight")
-        n_rows += int(keep.sum())
+        acc.n_rows += int(keep.sum())
         if keys is not None:
             codes, texts = keys[0][keep], keys[1]
             for code in np.unique(codes):
                 m = codes == code
                 acc.add(texts[code], X[m], y[m], None if w is None else w[m])
         elif opts.cv is not None:
-            ids = fold_ids(chunk.row_start, chunk.num_rows, opts.cv, opts.seed)[keep]
+            ids = fold_ids(row_base + chunk.row_start, chunk.num_rows, opts.cv, opts.seed)[keep]
             for f in range(opts.cv):
                 m = ids == f
                 if m.any():
                     acc.add(f, X[m], y[m], None if w is None else w[m])
         else:
             acc.add(0, X, y, w)
-    if n_rows == 0:
-        raise DataError("no rows to fit" + (" (all had missing values)" if dropped else ""),
-                        source=job.display)
-    return acc, n_rows, dropped
+    return parts.result()
 
 
 def _empty_folds_message(k: int, filled: int, n_rows: int, dropped: int) -> str:

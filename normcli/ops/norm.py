@@ -18,8 +18,9 @@ from ..columns import float_schema, reassemble
 from ..errors import UsageError
 from ..io.arrays import to_arrow
 from ..io.reader import Chunk
-from ..kernels import ColumnNorms, parse_ord, row_norms
+from ..kernels import parse_ord, row_norms
 from ..pipeline import Job
+from ..reduce import LOCAL, StatsEngine
 from ..sinks import Sink
 
 
@@ -45,7 +46,8 @@ def parse_point(text: str) -> list[float]:
     return values
 
 
-def run(job: Job, sink: Sink, opts: NormOptions) -> int:  # noqa: C901
+def run(job: Job, sink: Sink, opts: NormOptions, *,  # noqa: C901
+        engine: StatsEngine | None = None) -> int:
     """Measure ``job``'s input into ``sink``; returns the number of rows written."""
     ord_ = parse_ord(opts.ord)
     if opts.axis not in ("rows", "columns"):
@@ -73,9 +75,7 @@ def run(job: Job, sink: Sink, opts: NormOptions) -> int:  # noqa: C901
         other = job.converter(other_sel.used)
 
     if opts.axis == "columns":
-        acc = ColumnNorms(len(sel.used), ord_)
-        for chunk in job.chunks():
-            acc.update(conv.block(chunk))
+        acc = (engine or LOCAL).column_norms(job, sel.used, ord_)
         schema = pa.schema([pa.field("column", pa.string()), pa.field(opts.name, pa.float64())])
         table = pa.RecordBatch.from_arrays(
             [pa.array(sel.used_names, pa.string()), to_arrow(acc.norms())], schema=schema

@@ -18,6 +18,7 @@ from ..io.reader import Chunk
 from ..io.writer import Destination, Outputs
 from ..kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
 from ..pipeline import Job
+from ..reduce import LOCAL, StatsEngine
 from ..scalers import ColumnStats, Scaler, load_params
 from ..sinks import Sink
 
@@ -97,15 +98,14 @@ def check_scale(scale: str | None) -> None:
 
 def column_stats(job: Job, indices: Sequence[int]) -> ColumnStats:
     """One pass: the scaler statistics of the columns at ``indices``."""
-    conv = job.converter(indices)
-    stats = ColumnStats.empty(len(indices))
-    for chunk in job.chunks():
-        stats.update(conv.block(chunk))
-    return stats
+    return LOCAL.column_stats(job, indices)
 
 
-def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
-    """Normalize ``job``'s input into ``sink``; returns the number of rows written."""
+def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
+        engine: StatsEngine | None = None) -> int:
+    """Normalize ``job``'s input into ``sink``; returns the number of rows written.
+    ``engine`` computes the statistics (default: one pass here)."""
+    engine = engine or LOCAL
     check_range(opts.feature_range)
     if opts.axis not in ("rows", "columns"):
         raise UsageError("--axis must be rows or columns")
@@ -165,10 +165,10 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
                 scaler.clip = opts.clip
             chunks = job.chunks()
         else:
-            stats = column_stats(job, sel.used)
+            stats = engine.column_stats(job, sel.used)
             scaler = Scaler(opts.scale, names, stats, opts.feature_range or (0.0, 1.0),
                             bool(opts.clip))
-            chunks = job.again()
+            chunks = job.next_pass()
         transform = scaler.transform
         params_json = scaler.to_json() if opts.save_params else {}
     elif opts.axis == "columns":
@@ -194,12 +194,10 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions) -> int:  # noqa: C901
 
             chunks = job.chunks()
         else:
-            acc = ColumnNorms(len(names), ord_)
-            for chunk in job.chunks():
-                acc.update(conv.block(chunk))
+            acc = engine.column_norms(job, sel.used, ord_)
             params_json = _norm_params(names, acc, norm_text)
             transform = acc.divide
-            chunks = job.again()
+            chunks = job.next_pass()
     else:
         params_json = {}
 
