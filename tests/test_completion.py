@@ -60,7 +60,7 @@ def test_fish_completes_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bash_completes_options_and_choices(monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out = _complete(monkeypatch, "bash_complete", "normcli normalize --sc", "2")
+    code, out = _complete(monkeypatch, "bash_complete", "normcli normalize --sca", "2")
     assert code == 0 and out.splitlines() == ["plain,--scale"]
     code, out = _complete(monkeypatch, "bash_complete", "normcli normalize --scale ", "3")
     assert code == 0 and out.splitlines() == ["plain,minmax", "plain,zscore", "plain,maxabs"]

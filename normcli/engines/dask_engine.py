@@ -111,11 +111,16 @@ class Cluster(AbstractContextManager["Cluster"]):
             self._say(f"connected to the Dask scheduler at {address}")
             return self
         n = os.cpu_count() or 1
-        self._cluster = distributed.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=(logging.WARNING if self.settings.verbose
-                                                  else logging.CRITICAL))
-        self.client = distributed.Client(self._cluster, set_as_default=False)
+        try:
+            self._cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=(logging.WARNING if self.settings.verbose
+                                                      else logging.CRITICAL))
+            self.client = distributed.Client(self._cluster, set_as_default=False)
+        except BaseException:  # Ctrl-C while starting: no worker process may outlive us
+            if self._cluster is not None:
+                self._cluster.close()
+            raise
         self._own_client = True
         self._say(f"started a local Dask cluster: {n} worker processes x 1 thread "
                   "(no --scheduler or DASK_SCHEDULER_ADDRESS given)")
