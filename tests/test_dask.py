@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ SIZES = (230, 7, 0, 181)  # a file with no rows among them
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[str]:
-    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                 host="127.0.0.1", dashboard_address=None,
-                                 silence_logs=logging.CRITICAL)
+    with warnings.catch_warnings():  # "port 8787 in use" (of the dashboard's HTTP server)
+        warnings.simplefilter("ignore", UserWarning)
+        c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", dashboard_address=None,
+                                     silence_logs=logging.CRITICAL)
     try:
         yield c.scheduler_address
     finally:

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -112,10 +113,13 @@ class Cluster(AbstractContextManager["Cluster"]):
             return self
         n = os.cpu_count() or 1
         try:
-            self._cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=(logging.WARNING if self.settings.verbose
-                                                      else logging.CRITICAL))
+            with warnings.catch_warnings():
+                # the dashboard is off; its HTTP server's "port 8787 in use" notice is noise
+                warnings.simplefilter("ignore", UserWarning)
+                self._cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=(
+                        logging.WARNING if self.settings.verbose else logging.CRITICAL))
             self.client = distributed.Client(self._cluster, set_as_default=False)
         except BaseException:  # Ctrl-C while starting: no worker process may outlive us
             if self._cluster is not None:
