@@ -42,11 +42,6 @@ class DataError(NormcliError):
         self.detail = message
         super().__init__(self._render())
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Pickled with its location (a Dask worker's error reaches the client whole).
-        return (_rebuild_data_error, (type(self), self.detail, self.source, self.line,
-                                      self.column, self.row))
-
     def _render(self) -> str:
         where = []
         if self.source is not None:
@@ -59,11 +54,6 @@ class DataError(NormcliError):
             where.append(f"column {self.column!r}")
         prefix = ", ".join(where)
         return f"{prefix}: {self.detail}" if prefix else self.detail
-
-
-def _rebuild_data_error(cls: type[DataError], detail: str, source: str | None, line: int | None,
-                        column: str | None, row: int | None) -> DataError:
-    return cls(detail, source=source, line=line, column=column, row=row)
 
 
 class UsageError(NormcliError):

@@ -439,3 +439,16 @@ def test_python_api_returns_the_local_objects(client: Any, tmp_path: Path,
                                rtol=1e-12, atol=1e-12)
     rows = nd.normalize(str(folder), tmp_path / "parts", scale="zscore", client=client)
     assert rows == len(M)
+
+
+def test_data_error_crosses_processes_with_its_location() -> None:
+    """A worker's DataError is pickled to the client: its location must survive (the Python
+    API's users read ``line`` and ``column``)."""
+    import pickle
+
+    err = normcli.DataError("not a number: 'x'", source="d/part-3.csv", line=5, column="b")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is normcli.DataError
+    assert (back.source, back.line, back.column, back.detail) == (
+        "d/part-3.csv", 5, "b", "not a number: 'x'")
+    assert str(back) == "d/part-3.csv, line 5, column 'b': not a number: 'x'"
