@@ -452,3 +452,31 @@ def test_data_error_crosses_processes_with_its_location() -> None:
     assert (back.source, back.line, back.column, back.detail) == (
         "d/part-3.csv", 5, "b", "not a number: 'x'")
     assert str(back) == "d/part-3.csv, line 5, column 'b': not a number: 'x'"
+
+
+def test_s3_in_and_out(s3: Any, tmp_path: Path, csv_data: tuple[Path, np.ndarray]) -> None:
+    """Workers read their files from S3 and write their parts under a temporary prefix; the
+    parts appear under their keys only at the end, as the local engine's. (A cluster of its own:
+    its workers must start with the test endpoint in their environment.)"""
+    folder, _ = csv_data
+    for f in sorted(folder.iterdir()):
+        s3.put(f"in/{f.name}", f.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        c = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                     host="127.0.0.1", dashboard_address=None,
+                                     silence_logs=logging.CRITICAL)
+    try:
+        args = ["normalize", "--scale", "zscore", s3.url("in/")]
+        code, _, err = run_main([*args, "--engine", "dask", "--scheduler", c.scheduler_address,
+                                 s3.url("out/")])
+        assert code == 0, err
+    finally:
+        c.close()
+    code, _, err = run_main([*args, str(tmp_path / "local") + "/"])
+    assert code == 0, err
+    keys = [k for k in s3.keys("out") if not k.endswith("/")]
+    assert keys == [f"out/part-{i}.csv" for i in range(len(SIZES))]
+    for i in range(len(SIZES)):
+        assert s3.get(f"out/part-{i}.csv") == (tmp_path / "local" / f"part-{i}.csv").read_bytes()
+    assert not [k for k in s3.keys() if "normcli-tmp" in k]
