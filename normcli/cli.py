@@ -266,6 +266,8 @@ def normalize(
         save_params=save_params, params=params,
     )
     _distinct(input, output, {"--params": params, "--save-params": save_params})
+    if engine != "dask" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask":
         rows = _dask().normalize(
             _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
@@ -310,6 +312,8 @@ def norm(
         to_columns=parse_list(to_columns), columns=parse_list(columns),
         exclude=parse_list(exclude),
     )
+    if engine != "dask" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask":
         rows = _dask().norm(
             _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
@@ -369,6 +373,8 @@ def fit(
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
     job = None
+    if engine != "dask" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask":
         report = _dask().fit(_spec(input, input_format, delimiter, no_header, chunk_rows,
                                    na_values), out, opts, _settings(session, scheduler))
@@ -411,6 +417,8 @@ def predict(
 
     session = _session(progress, quiet, verbose)
     _distinct(input, output, {"--model": model})
+    if engine != "dask" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask":
         if selected:
             raise click.UsageError("--selected works with --engine local")

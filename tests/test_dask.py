@@ -325,6 +325,9 @@ def test_usage_errors(cluster: str, tmp_path: Path, csv_data: tuple[Path, np.nda
                              str(tmp_path / "o") + "/"], input=b"a\n1\n")
     assert code == 2
     assert "not standard input" in error_line(err)
+    code, _, err = run_main(["norm", "--scheduler", cluster, str(folder), str(tmp_path / "o/")])
+    assert code == 2
+    assert "--scheduler needs --engine dask" in error_line(err)
 
 
 def test_without_dask_installed_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
