@@ -29,7 +29,7 @@ from .io import stdio
 from .options import common_options
 
 if TYPE_CHECKING:
-    from .pipeline import Job, OutputSpec
+    from .pipeline import InputSpec, Job, OutputSpec
     from .sinks import FileSink
 
 # The command modules (numpy, pyarrow: 0.1-0.2 s) are imported inside the commands, so that
@@ -149,6 +149,8 @@ def _open(session: Session, input: str, input_format: str | None, delimiter: str
 
 def _spec(input: str, input_format: str | None, delimiter: str | None, no_header: bool,
           chunk_rows: int | None, na_values: str | None) -> InputSpec:
+    from .pipeline import InputSpec
+
     return InputSpec(path=input, fmt=input_format, delimiter=delimiter, header=not no_header,
                      chunk_rows=chunk_rows, na_values=_na_values(na_values))
 
