@@ -137,6 +137,9 @@ class Cluster(AbstractContextManager["Cluster"]):
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         LAST_RUN.update(tasks=self.tasks, gathered_bytes=self.gathered_bytes,
                         leaf_bytes=self.leaf_bytes)
+        if exc_type is None:
+            self._say(f"{self.tasks} Dask tasks; {self.gathered_bytes:,} bytes of results "
+                      "fetched by the client")
         try:
             if self._own_client and self.client is not None:
                 self.client.close()
