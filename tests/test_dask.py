@@ -365,12 +365,15 @@ def test_local_engine_does_not_import_dask(tmp_path: Path) -> None:
 
 def test_cancelled_run_leaves_nothing(cluster: str, client: Any, tmp_path: Path,
                                       csv_data: tuple[Path, np.ndarray]) -> None:
-    """Ctrl-C while a part is being written: exit 130, no output, no temporary folder."""
+    """Ctrl-C while a part is being written: exit 130, no output, no temporary folder; the
+    task that was running (Dask cannot stop a thread) goes on afterwards and fails to write
+    its part, without bringing the removed temporary folder back."""
     folder, _ = csv_data
     started = distributed.Event("normcli-test-started", client=client)
     go = distributed.Event("normcli-test-go", client=client)
-    started.clear()
-    go.clear()
+    done = distributed.Event("normcli-test-done", client=client)
+    for event in (started, go, done):
+        event.clear()
     client.run(_hold_unit_write)
     dest = tmp_path / "out"
 
@@ -384,8 +387,9 @@ def test_cancelled_run_leaves_nothing(cluster: str, client: Any, tmp_path: Path,
         code, _, err = run_main(["normalize", "--norm", "l2", "--engine", "dask", "--scheduler",
                                  cluster, str(folder), str(dest) + "/"])
     finally:
-        go.set()
+        go.set()  # the held task, cancelled, now goes on to write its part
         t.join()
+        assert done.wait(timeout=120)
         client.run(_release_unit_write)
     assert code == 130
     assert error_line(err) == "normcli: error: interrupted"
@@ -401,10 +405,14 @@ def _hold_unit_write() -> None:
     units._real_unit_write = real  # type: ignore[attr-defined]
 
     def held(u: Any, *args: Any) -> Any:
-        if u.index == 1:
-            distributed.Event("normcli-test-started").set()
-            distributed.Event("normcli-test-go").wait(timeout=120)
-        return real(u, *args)
+        if u.index != 1:
+            return real(u, *args)
+        distributed.Event("normcli-test-started").set()
+        distributed.Event("normcli-test-go").wait(timeout=120)
+        try:
+            return real(u, *args)
+        finally:
+            distributed.Event("normcli-test-done").set()
 
     units.unit_write = held  # type: ignore[assignment]
 
