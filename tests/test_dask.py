@@ -491,3 +491,17 @@ def test_s3_in_and_out(s3: Any, tmp_path: Path, csv_data: tuple[Path, np.ndarray
     for i in range(len(SIZES)):
         assert s3.get(f"out/part-{i}.csv") == (tmp_path / "local" / f"part-{i}.csv").read_bytes()
     assert not [k for k in s3.keys() if "normcli-tmp" in k]
+
+
+def test_progress_bar_over_tasks(cluster: str, tmp_path: Path,
+                                 csv_data: tuple[Path, np.ndarray]) -> None:
+    folder, _ = csv_data
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--progress", "--engine", "dask",
+                             "--scheduler", cluster, str(folder), str(tmp_path / "o") + "/"])
+    assert code == 0, err
+    # (click draws the bar itself only on a terminal; elsewhere its label, once per pass)
+    assert err == "normcli: statistics\nnormcli: parts\n"
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--no-progress", "--engine",
+                             "dask", "--scheduler", cluster, str(folder),
+                             str(tmp_path / "p") + "/"])
+    assert (code, err) == (0, "")
