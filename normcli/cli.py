@@ -530,9 +530,11 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
 def main(argv: list[str] | None = None) -> None:
     """Run normcli; exits with the documented status.
 
-    Called as the program (``argv`` None), an interrupted run ends with ``os._exit`` once its
-    clean-up is done: the interpreter's own shutdown could otherwise meet Arrow threads still
-    holding Python objects.
+    Called as the program (``argv`` None), every run ends with ``os._exit`` once its clean-up
+    is done (outputs committed or removed, readers stopped, standard streams flushed): the
+    interpreter's own shutdown could otherwise meet an Arrow read-ahead thread that calls back
+    into Python (the CSV body is a Python stream) and abort the process (SIGABRT) after an
+    error exit.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -555,8 +557,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             _error(f"standard output: cannot write: {os.strerror(failed)}")
             code[0] = EXIT_DATA
-    if argv is None and code[0] in (EXIT_INTERRUPTED, 128 + signal.SIGTERM,
-                                    128 + signal.SIGHUP):
+    if argv is None:
         os._exit(code[0])
     sys.exit(code[0])
 

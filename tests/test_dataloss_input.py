@@ -126,8 +126,9 @@ def test_sigterm_while_a_fifo_has_no_writer(tmp_path: Path) -> None:
                 if os.path.exists(f"/proc/{proc.pid}/fd/{fd}")):
             break
         with open(f"/proc/{proc.pid}/wchan") as fh:
-            if "fifo" in fh.read():
-                break
+            wchan = fh.read()
+        if "fifo" in wchan or "wait_for_partner" in wchan:  # Linux: blocked in open()
+            break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
