@@ -177,8 +177,11 @@ def _na_values(text: str | None) -> tuple[str, ...] | None:
 
 def _output_spec(output: str | None, output_format: str | None,
                  output_delimiter: str | None) -> OutputSpec:
+    from .io.formats import check_delimiter
     from .pipeline import OutputSpec
 
+    if output_delimiter is not None:  # a usage error before any row is read
+        output_delimiter = check_delimiter(output_delimiter, "--output-delimiter")
     return OutputSpec(path=output, fmt=output_format, delimiter=output_delimiter)
 
 
@@ -314,6 +317,7 @@ def norm(
         to_columns=parse_list(to_columns), columns=parse_list(columns),
         exclude=parse_list(exclude),
     )
+    _distinct(input, output, {})
     if engine != "dask" and scheduler is not None:
         raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask":

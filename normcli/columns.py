@@ -88,6 +88,8 @@ class ColumnKinds:
     has_number: list[bool] = field(default_factory=list)
     #: The first chunk, for the text of a cell named in an error.
     batch: pa.RecordBatch | None = None
+    #: Per column: a dataset's hive partition column (left out of the default selection).
+    partition: list[bool] = field(default_factory=list)
 
     def text_at(self, column: int) -> tuple[int, str] | None:
         """Row and text of the first text cell of ``column`` in the first chunk."""
@@ -98,6 +100,8 @@ class ColumnKinds:
 
     def why_passed(self, column: int) -> str:
         """Why the default selection leaves a column out (for --verbose)."""
+        if self.partition and self.partition[column]:
+            return "partition column"
         if self.numeric[column]:
             return ""
         if self.ambiguous and self.ambiguous[column]:

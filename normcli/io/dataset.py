@@ -2,20 +2,20 @@
 
 ``INPUT`` may be a directory (every file under it), a quoted glob (``'data/*.csv.gz'``,
 ``'data/year=*/*.parquet'``), or a URL (``s3://bucket/prefix/``, ``gs://...``, ``http(s)://...``).
-Its files are read one after the other in sorted path order, each by the reader of its format
-(:class:`~normcli.io.reader.CsvReader`, :class:`~normcli.io.reader.ParquetReader`), so memory
-stays flat and every error still names the file and its physical line.
+Its files are read one after the other in sorted path order, each by the reader its format
+registers (:mod:`normcli.formats`: CSV, TSV, Parquet, JSON Lines), so memory stays flat and every
+error still names the file and its physical line.
 
 Files and folders whose names start with ``.`` or ``_`` are skipped (``_SUCCESS``, temporary
 files), as Spark and pyarrow skip them. All files must be of one format and have the same columns
 in the same order.
 
 Hive partition folders (``year=2026/month=11/``) become columns, appended after the files' own
-columns in the order of the folders. In a CSV dataset their values are text, like every CSV cell;
-in a Parquet dataset a key whose values are all integers without leading zeros is ``int64``, any
-other key is text. ``__HIVE_DEFAULT_PARTITION__`` is a missing value. Partition columns pass
-through: the default selection of numeric columns leaves them out (a folder label is not a
-measurement), ``--columns``/``-y`` may still name them.
+columns in the order of the folders. In a CSV, TSV or JSON Lines dataset their values are text,
+like every CSV cell; in a Parquet dataset a key whose values are all integers without leading
+zeros is ``int64``, any other key is text. ``__HIVE_DEFAULT_PARTITION__`` is a missing value.
+Partition columns pass through: the default selection of numeric columns leaves them out (a
+folder label is not a measurement), ``--columns``/``-y`` may still name them.
 """
 
 from __future__ import annotations
@@ -34,15 +34,28 @@ import pyarrow.parquet as pq
 
 from ..columns import ColumnKinds
 from ..errors import DataError, UsageError
-from .formats import CsvDialect, format_of
+from .formats import CsvDialect, format_of, keeps_text
 from .paths import has_magic, is_url, scheme_of
-from .reader import DEFAULT_PARQUET_ROWS, Chunk, CsvReader, ParquetReader, TableReader
+from .reader import DEFAULT_PARQUET_ROWS, Chunk, ParquetReader, TableReader
 from .remote import RemoteSource, filesystem, first_line
 from .source import Source
 
 _INT = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
-INPUT_FORMATS = ("csv", "tsv", "parquet")
+
+
+def _input_formats() -> list[str]:
+    """The formats a dataset may hold: every registered format with a reader."""
+    from .. import formats
+
+    return formats.readable()
+
+
+def _typed(fmt: str) -> bool:
+    from .. import formats
+
+    found = formats.get(fmt)
+    return found is not None and found.typed
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,11 @@ def _list_remote(url_root: str) -> list[tuple[str, int]]:
     return out
 
 
+def dataset_files(spec: str) -> list[str]:
+    """The location of every file of the dataset ``spec`` (listed, not read)."""
+    return [loc for loc, _, _ in Dataset._find(spec)]
+
+
 class Dataset:
     """The files of one ``INPUT`` and what they share: format, partition keys."""
 
@@ -164,8 +182,8 @@ class Dataset:
     # -- discovery ---------------------------------------------------------------------------
     @classmethod
     def discover(cls, spec: str, fmt: str | None) -> Dataset:
-        if fmt is not None and fmt not in INPUT_FORMATS:
-            raise UsageError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
+        if fmt is not None and fmt not in _input_formats():
+            raise UsageError(f"--input-format must be one of {', '.join(_input_formats())}")
         found = cls._find(spec)
         if not found:
             raise UsageError(f"{spec}: no files (files named .* or _* are skipped)")
@@ -218,12 +236,13 @@ class Dataset:
             return fmt
         seen: str | None = None
         first = ""
+        names = _input_formats()
         for loc, _rel, _ in found:
             this = format_of(urlsplit(loc).path if is_url(loc) else loc)
-            if this not in INPUT_FORMATS:
-                raise UsageError(f"{loc}: not a CSV, TSV or Parquet file by its extension (a "
-                                 "dataset is files of one format: choose them with a glob, or "
-                                 "give --input-format)")
+            if this not in names:
+                raise UsageError(f"{loc}: not a file of a known format by its extension "
+                                 f"({', '.join(names)}; a dataset is files of one format: "
+                                 "choose them with a glob, or give --input-format)")
             if seen is None:
                 seen, first = this, loc
             elif this != seen:
@@ -257,7 +276,7 @@ class Dataset:
 
     @staticmethod
     def _key_type(fmt: str, values: list[str | None]) -> pa.DataType:
-        if fmt != "parquet":
+        if not _typed(fmt):  # text, as every cell of a format whose types are inferred
             return pa.string()
         present = [v for v in values if v is not None]
         if present and all(_INT.match(v) for v in present):
@@ -291,7 +310,9 @@ class Dataset:
         ambiguous = list(kinds.ambiguous)
         if ambiguous:
             ambiguous[-k:] = [False] * k
-        return dataclasses.replace(kinds, numeric=numeric, ambiguous=ambiguous)
+        partition = [False] * (len(numeric) - k) + [True] * k
+        return dataclasses.replace(kinds, numeric=numeric, ambiguous=ambiguous,
+                                   partition=partition)
 
     def source(self, f: DataFile) -> Source:
         return RemoteSource(f.location, f.size) if is_url(f.location) else Source(f.location)
@@ -383,7 +404,7 @@ class MultiReader(TableReader):
         self.unit = unit
         self.dialect = dialect
         self.chunk_rows = chunk_rows
-        self.kind = "parquet" if dataset.fmt == "parquet" else "csv"
+        self.kind = dataset.fmt
         self.source = DatasetSource(dataset.spec)
         self._sources: list[Source] = []
         #: (first global row, reader) of every file opened so far, in order.
@@ -418,12 +439,14 @@ class MultiReader(TableReader):
         source = self.dataset.source(f)
         self._sources.append(source)
         reader: TableReader
-        if self.dataset.fmt == "parquet":
-            reader = (_RemoteParquetReader(source, chunk_rows=self.chunk_rows)
-                      if isinstance(source, RemoteSource)
-                      else ParquetReader(source, chunk_rows=self.chunk_rows))
+        if self.dataset.fmt == "parquet" and isinstance(source, RemoteSource):
+            reader = _RemoteParquetReader(source, chunk_rows=self.chunk_rows)
         else:
-            reader = CsvReader(source, self.dialect, chunk_rows=self.chunk_rows)
+            from .. import formats
+
+            found = formats.get(self.dataset.fmt)
+            assert found is not None and found.reader is not None
+            reader = found.reader(source, self.dialect, self.chunk_rows)
         self._current = reader
         return reader
 
@@ -449,7 +472,8 @@ class MultiReader(TableReader):
         values = self.dataset.files[i].partition
         for value, t in zip(values, self.dataset.partition_types, strict=True):
             if value is None:
-                out.append(pa.array([""] * n, pa.string()) if self.kind == "csv"
+                # missing: the empty cell in delimited text, a null elsewhere
+                out.append(pa.array([""] * n, pa.string()) if keeps_text(self.kind)
                            else pa.nulls(n, t))
             else:
                 out.append(pa.repeat(pa.scalar(int(value) if pa.types.is_integer(t) else value,

@@ -29,23 +29,25 @@ import pyarrow as pa
 from ..errors import NormcliError, UsageError
 from ..pipeline import Job, Output, OutputSpec, _check_distinct, ordered_map, output_delimiter
 from .dataset import MultiReader
-from .formats import format_of, split_compression
+from .formats import keeps_text, resolve_output_format, split_compression
 from .paths import is_url
 from .reader import Chunk
 from .remote import filesystem, first_line
 from .writer import Outputs, TableWriter, make_writer, signals_held
 
-EXTENSIONS = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "json": ".json"}
-
 
 def part_name(relative: str, fmt: str) -> str:
-    """``year=2026/part-0.csv.gz`` -> ``year=2026/part-0.parquet`` (for ``fmt`` parquet)."""
+    """``year=2026/part-0.csv.gz`` -> ``year=2026/part-0.parquet`` (for ``fmt`` parquet): the
+    input's extension replaced by the usual one of ``fmt`` in the format registry."""
+    from .. import formats
+
     base, _ = split_compression(relative)
-    if format_of(base) is not None:
-        folder, _, name = base.rpartition("/")
-        stem = name.rsplit(".", 1)[0] if "." in name else name
-        base = f"{folder}/{stem}" if folder else stem
-    return base + EXTENSIONS.get(fmt, "." + fmt)
+    found = formats.by_extension(base)
+    if found is not None:
+        ext = next(e for e in found.extensions if base.lower().endswith(e))
+        base = base[: -len(ext)]
+    out = formats.get(fmt)
+    return base + (out.extensions[0] if out is not None else "." + fmt)
 
 
 class _LocalParts:
@@ -169,7 +171,10 @@ class PartsOutput(Output):
             raise UsageError(f"{out.path}: a folder output needs a dataset input (a folder, a "
                              "quoted glob or a URL)")
         self.reader = reader
-        self.fmt = out.fmt or job.fmt
+        if out.fmt == "text":
+            raise UsageError("--output-format text is fit's summary; choose csv, tsv, parquet, "
+                             "json or jsonl")
+        self.fmt = resolve_output_format(None, out.fmt, job.fmt)  # a registered writer
         self.delimiter = output_delimiter(job, out, self.fmt)
         self.header = job.dialect.header
         self.schema = schema
@@ -184,7 +189,7 @@ class PartsOutput(Output):
             keep.append(i)
         self._keep = keep
         self.part_schema = pa.schema([schema.field(i) for i in keep])
-        if self.fmt in ("parquet", "json"):
+        if not keeps_text(self.fmt):  # named fields (Parquet, JSON, JSON Lines)
             _check_distinct(self.part_schema.names, self.fmt)
         files = reader.dataset.files
         self.part_names = [part_name(f.relative, self.fmt) for f in files]

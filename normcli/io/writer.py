@@ -99,7 +99,8 @@ class Destination:
             if not os.access(folder, os.W_OK | os.X_OK):
                 raise NormcliError(f"{self.path}: permission denied (cannot write in {folder})")
             if input_path is not None and not is_std(input_path) and os.path.exists(self.path):
-                if os.path.samefile(self.path, input_path):
+                # (input_path may be a glob or a URL: no file of that name)
+                if _same_file(self.path, input_path):
                     raise UsageError(
                         f"{self.path}: the output is the input file; write to another file"
                     )
@@ -314,7 +315,10 @@ def _hard_link(path: str) -> str | None:
 
 def check_distinct(files: Sequence[tuple[str, str | None]]) -> None:
     """Refuse (exit 2) two of one run's files -- (option, path) pairs: the input, the output and
-    the side files -- that are the same file, before anything is read or written."""
+    the side files -- that are the same file, before anything is read or written.
+
+    An ``INPUT`` that is a dataset (a folder, a glob, a URL) stands for each of its files: the
+    output and every side file must be none of them."""
     seen: list[tuple[str, str]] = []
     for option, path in files:
         if path is None or is_std(path):
@@ -325,6 +329,51 @@ def check_distinct(files: Sequence[tuple[str, str | None]]) -> None:
                 raise UsageError(f"{path}: {option} names the same file as {other_option} "
                                  f"({other}); use another file")
         seen.append((option, path))
+    inputs = [path for option, path in seen if option == "INPUT"]
+    if inputs:
+        _check_dataset_members(inputs[0], [(o, p) for o, p in seen if o != "INPUT"])
+
+
+def _check_dataset_members(input: str, others: list[tuple[str, str]]) -> None:
+    """Refuse an output or side file that is one of the files of the dataset ``input``.
+
+    The dataset is listed (not read) only when one of the other files could be in it: a local
+    file that exists, or an object named by a URL of a URL input."""
+    from .paths import is_dataset, is_directory_output, is_url
+
+    if not is_dataset(input):
+        return
+    url = is_url(input)
+    # A folder OUTPUT (one part per input file) checks its parts itself (normcli.io.parts).
+    candidates = [(o, p) for o, p in others
+                  if is_url(p) == url and (url or os.path.exists(p))
+                  and not (o == "OUTPUT" and is_directory_output(p))]
+    if not candidates:
+        return
+    from .dataset import dataset_files
+
+    members = dataset_files(input)
+    for option, path in candidates:
+        if url:
+            hit = next((m for m in members if m == path), None)
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            hit = next((m for m in members if _stat_is(m, st)), None)
+        if hit is not None:
+            what = "the output" if option == "OUTPUT" else option
+            raise UsageError(f"{path}: {what} is a file of the input ({input}: {hit}); use "
+                             "another file")
+
+
+def _stat_is(path: str, st: os.stat_result) -> bool:
+    try:
+        other = os.stat(path)
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
 
 
 def _same_file(a: str, b: str) -> bool:
