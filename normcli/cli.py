@@ -228,11 +228,13 @@ class _Group(click.Group):
 @click.version_option(__version__, "--version", prog_name="normcli")
 @click.option("--debug", is_flag=True, hidden=True)
 def cli(debug: bool) -> None:
-    """Normalize, measure and fit regularized linear regressions on CSV and Parquet files.
+    """Normalize, measure and fit regularized linear regressions on CSV, TSV, Parquet and JSON
+    Lines data (a file, standard input, a folder, a glob or a URL).
 
     Data is streamed in chunks; standard output carries data only; errors are one line on
     standard error. Exit status: 0 success, 1 bad data or a failure while running, 2 wrong
-    usage, 130 interrupted, 141 standard output closed early.
+    usage, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hangup (SIGHUP), 141
+    standard output closed early.
     """
 
 
@@ -360,8 +362,10 @@ def fit(
 ) -> None:
     """Fit a linear regression (OLS, ridge, lasso or elastic net) in one pass.
 
-    OUTPUT by extension or --output-format: csv is a term,coefficient table; json is a report
-    that 'normcli predict' reads. Standard output gets the CSV table.
+    OUTPUT by extension or --output-format: csv (tsv, parquet, jsonl) is a term,coefficient
+    table; json is a report that 'normcli predict' reads; text (or a .txt file) is a readable
+    summary like R's summary(lm). Standard output gets the CSV table, or the text summary
+    when it is a terminal.
     """
     from .columns import parse_list
     from .ops import fit as fit_mod

@@ -30,8 +30,10 @@ class _FormatChoice(click.Choice[str]):
     command's ``--help``): loading the format modules imports pyarrow, which ``--version`` and
     ``--help`` must not pay."""
 
-    def __init__(self, which: Callable[[], list[str]]) -> None:
+    def __init__(self, which: Callable[[], list[str]],
+                 extra: Callable[[], list[str]] | None = None) -> None:
         self._which = which
+        self._extra = extra  # asked each time: the choice is shared by every command
         self._loaded: tuple[str, ...] | None = None
         super().__init__((), case_sensitive=True)
 
@@ -39,11 +41,18 @@ class _FormatChoice(click.Choice[str]):
     def choices(self) -> tuple[str, ...]:
         if self._loaded is None:
             self._loaded = tuple(self._which())
-        return self._loaded
+        return self._loaded + tuple(self._extra() if self._extra is not None else ())
 
     @choices.setter
     def choices(self, value: object) -> None:
         pass
+
+
+def _fit_text() -> list[str]:
+    """``text`` (the readable summary) for ``fit`` alone."""
+    ctx = click.get_current_context(silent=True)
+    fit = ctx is not None and ctx.command is not None and ctx.command.name == "fit"
+    return ["text"] if fit else []
 
 
 input_argument = click.argument("input", metavar="INPUT", type=str)
@@ -54,21 +63,26 @@ io_options = _apply(
         click.option(
             "--input-format",
             type=_FormatChoice(formats.readable),
-            help="Input format (default: from the extension; standard input: csv).",
+            help="Input format (default: from the extension; standard input: csv). INPUT may "
+            "also be a folder, a quoted glob or a URL: files of one format, read as one table.",
         ),
         click.option(
             "--output-format",
-            type=_FormatChoice(lambda: [*formats.writable(), "text"]),
-            help="Output format (default: from the extension; standard output: csv). "
-            "text: fit's readable summary.",
+            type=_FormatChoice(formats.writable, _fit_text),
+            help="Output format (default: from the extension; standard output: csv).",
         ),
         click.option(
             "--delimiter",
             metavar="CHAR",
-            help="Field separator of the input (and the output, unless "
+            help="Field separator of the input, one ASCII character (and of the output, unless "
             "--output-delimiter). '\\t' or 'tab' for a tab.",
         ),
-        click.option("--output-delimiter", metavar="CHAR", help="Field separator of the output."),
+        click.option(
+            "--output-delimiter",
+            metavar="CHAR",
+            help="Field separator of the output, one ASCII character (not a digit, '.', 'e', "
+            "'E', '+' or '-').",
+        ),
         click.option(
             "--no-header",
             is_flag=True,
@@ -78,7 +92,8 @@ io_options = _apply(
             "--chunk-rows",
             type=click.IntRange(min=1),
             metavar="N",
-            help="Rows per chunk (default: about 4 MB of CSV text, or 16,384 Parquet rows).",
+            help="Rows per chunk (default: about 4 MB of CSV or JSON Lines text, or 16,384 "
+            "Parquet rows).",
         ),
     ]
 )
@@ -184,7 +199,8 @@ normalize_options = _apply(
         click.option(
             "--params",
             metavar="FILE.json",
-            help="Apply saved statistics instead of computing them (one pass).",
+            help="Apply saved statistics instead of computing them (one pass); the file names "
+            "its scaler (or column norm) and range.",
         ),
     ]
 )
@@ -256,15 +272,16 @@ fit_options = _apply(
             type=float,
             default=1e-6,
             show_default=True,
-            help="l1/elasticnet: stop when every optimality (KKT) condition holds to TOL x "
-            "alpha, then solve exactly on the active set (README: Objectives).",
+            help="l1/elasticnet: accept a solution when every optimality (KKT) condition "
+            "holds to TOL x alpha (not scikit-learn's duality-gap tolerance); none and l2 are "
+            "solved exactly (README: Objectives).",
         ),
         click.option(
             "--max-iter",
             type=int,
             default=1000,
             show_default=True,
-            help="Coordinate-descent sweeps at most.",
+            help="l1/elasticnet: coordinate-descent sweeps at most.",
         ),
         click.option(
             "--cv",
@@ -278,14 +295,16 @@ fit_options = _apply(
             type=click.IntRange(min=1),
             default=100,
             show_default=True,
-            help="Size of the alpha grid with --cv.",
+            help="Size of the alpha grid with --cv (and --path).",
         ),
         click.option(
             "--eps",
             type=float,
             default=1e-3,
             show_default=True,
-            help="Smallest alpha of the grid as a share of the largest useful alpha.",
+            help="Span of the --cv grid: l1/elasticnet from the largest useful alpha down to "
+            "EPS times it; l2 from d1/EPS down to EPS x min(dr, alpha_HKB), d the eigenvalues "
+            "of the Gram matrix (README: Objectives).",
         ),
         click.option(
             "--fold-column", metavar="COL", help="Fold ids for --cv come from this column."

@@ -252,7 +252,7 @@ def test_files_must_agree_on_the_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize("files, message", [
     ({}, "no files"),
     ({"a.csv": "v\n1\n", "b.parquet": None}, "a parquet file among csv files"),
-    ({"a.csv": "v\n1\n", "notes.txt": "x"}, "not a CSV, TSV or Parquet file"),
+    ({"a.csv": "v\n1\n", "notes.txt": "x"}, "not a file of a known format"),
 ])
 def test_folders_that_are_not_one_dataset(tmp_path: Path, files: dict, message: str) -> None:
     folder = tmp_path / "d"

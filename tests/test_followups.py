@@ -340,3 +340,33 @@ def test_check_distinct_lists_only_when_a_file_could_be_in_the_dataset(
     assert calls == []
     check_distinct([("INPUT", str(dataset)), ("OUTPUT", os.fspath(dataset / "a.csv") + ".x")])
     assert calls == []
+
+
+# ------------------------------------------------------------------ 6. --help
+def _help(*args: str) -> str:
+    return " ".join(invoke([*args, "--help"]).decode().split())  # words, not line breaks
+
+
+def test_help_statements() -> None:
+    top = _help()
+    assert "JSON Lines" in top and "143" in top and "129" in top  # every documented status
+    fit = _help("fit")
+    assert "[csv|tsv|parquet|json|jsonl|text]" in fit
+    # --eps spans ridge's grid too; --tol is the KKT tolerance of l1/elasticnet only
+    eps = fit.split("--eps FLOAT")[1].split("--fold-column")[0]
+    assert "l2" in eps and "l1/elasticnet" in eps
+    tol = fit.split("--tol FLOAT")[1].split("--max-iter")[0]
+    assert "KKT" in tol and "none and l2 are solved exactly" in tol
+    assert "text summary when it is a terminal" in fit
+    for command in ("normalize", "norm", "predict"):
+        text = _help(command)
+        assert "[csv|tsv|parquet|json|jsonl]" in text, command  # text is fit's alone
+        assert "fit's readable summary" not in text
+        assert "ASCII" in text
+
+
+def test_text_output_is_a_usage_error_of_the_other_commands(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv", ["a", "b"], [[1, 2]])
+    for command in (["normalize"], ["norm"]):
+        code, out, err = run_main([*command, "--output-format", "text", str(data)])
+        assert code == 2 and out == b"" and "'text' is not one of" in error_line(err)
