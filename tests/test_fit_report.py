@@ -386,6 +386,7 @@ def test_text_format_is_refused_by_other_commands(diabetes: Any) -> None:
 
 @pytest.mark.slow
 def test_plot_with_log_mse_axis(diabetes: Any, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")  # the plot extra; the test extra alone must pass too
     path = diabetes[0]
     png = tmp_path / "cv.png"
     code, _, err = run_main(["fit", "-y", "target", "--exclude", "w", "--penalty", "l1", "--cv",
@@ -398,6 +399,7 @@ def test_plot_with_log_mse_axis(diabetes: Any, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_plot_axes_show_log_mse_and_nonzero_counts(diabetes: Any, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
     import normcli.plot as plot_mod
