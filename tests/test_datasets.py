@@ -427,6 +427,18 @@ def test_folder_output_refusals(tmp_path: Path, csv_parts: tuple) -> None:
     assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "json", "jsonl"])
+def test_folder_output_with_named_fields_refuses_repeated_names(tmp_path: Path, fmt: str) -> None:
+    # A JSON Lines object holds a name once: the first 'a' would be lost from every part.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "p1.csv").write_text("a,a,b\nx,y,3\n")
+    code, _, err = run_main(["normalize", "--columns", "b", "--output-format", fmt, str(folder),
+                             str(tmp_path / "o") + "/"])
+    assert code == 2 and "column name 'a' is repeated" in error_line(err)
+    assert not (tmp_path / "o").exists()
+
+
 def test_folder_output_refuses_a_used_partition_column(tmp_path: Path,
                                                        rng: np.random.Generator) -> None:
     root, _ = _hive_parquet(tmp_path, rng)
