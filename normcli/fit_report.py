@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import UsageError
-from .io.arrays import to_arrow
+from .io.arrays import int64s, to_arrow
 from .io.formats import is_std
 from .io.writer import make_writer
 from .regression.cv import CVResult
@@ -181,8 +181,8 @@ def write_path_table(fh: BinaryIO, report: FitReport, fmt: str, delimiter: str) 
     coefs = (np.array([r.coef for r in path], dtype=np.float64).reshape(len(path), -1))
     nonzero = np.count_nonzero(coefs, axis=1).astype(np.int64)
     cv = report.cv
-    mse: list[float | None] = [None] * len(path)
-    se: list[float | None] = [None] * len(path)
+    mse = np.full(len(path), np.nan)  # NaN: no CV score at this alpha (written as missing)
+    se = np.full(len(path), np.nan)
     if cv is not None:
         where = {float(a): i for i, a in enumerate(cv.alphas)}
         for k, a in enumerate(alphas):
@@ -194,8 +194,7 @@ def write_path_table(fh: BinaryIO, report: FitReport, fmt: str, delimiter: str) 
               pa.field("cv_mse", pa.float64()), pa.field("cv_mse_se", pa.float64())]
     fields += [pa.field(f, pa.float64()) for f in report.features]
     schema = pa.schema(fields)
-    arrays = [to_arrow(alphas), pa.array(nonzero, type=pa.int64()),
-              pa.array(mse, type=pa.float64()), pa.array(se, type=pa.float64())]
+    arrays = [to_arrow(alphas), int64s(nonzero), to_arrow(mse), to_arrow(se)]
     arrays += [to_arrow(np.ascontiguousarray(coefs[:, j])) for j in range(coefs.shape[1])]
     batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
     writer = make_writer(fmt, fh, schema, delimiter=delimiter, header=True)

@@ -204,3 +204,23 @@ def test_csv_commands_do_not_import_pandas(tmp_path: Path, command: list[str]) -
             "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
     assert b"PANDAS False" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["norm", "--axis", "columns"],
+    ["predict", "--selected", "--model", "{model}"],
+    ["fit", "-y", "y", "--penalty", "l1", "--alpha", "0.1", "--path", "{path}"],
+])
+def test_one_table_outputs_do_not_import_pandas(tmp_path: Path, command: list[str]) -> None:
+    # pa.array() on Python lists or numpy imports pandas; these outputs are built from buffers
+    src = tmp_path / "in.csv"
+    src.write_text("x1,x2,y\n1,0,1.5\n0,1,2\n1,1,3.5\n2,1,4\n")
+    model = tmp_path / "m.json"
+    model.write_text('{"intercept": 0.5, "coefficients": {"x1": 1.0, "x2": 0.0}}')
+    args = [a.format(model=model, path=tmp_path / "path.csv") for a in command]
+    args += [str(src), str(tmp_path / "out.csv")]
+    code = ("import sys\nfrom normcli.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert b"PANDAS False" in p.stderr, p.stderr

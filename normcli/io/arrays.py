@@ -47,6 +47,12 @@ def to_arrow(values: np.ndarray) -> pa.Array:
     )
 
 
+def int64s(values: np.ndarray) -> pa.Array:
+    """An int64 column without missing values, built from the buffer (no pandas)."""
+    data = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
+
+
 def string_scalar(value: str) -> pa.Scalar:
     return strings([value])[0]
 

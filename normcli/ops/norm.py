@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..columns import float_schema, reassemble
 from ..errors import UsageError
-from ..io.arrays import to_arrow
+from ..io.arrays import strings, to_arrow
 from ..io.reader import Chunk
 from ..kernels import parse_ord, row_norms
 from ..pipeline import Job
@@ -78,7 +78,7 @@ def run(job: Job, sink: Sink, opts: NormOptions, *,  # noqa: C901
         acc = (engine or LOCAL).column_norms(job, sel.used, ord_)
         schema = pa.schema([pa.field("column", pa.string()), pa.field(opts.name, pa.float64())])
         table = pa.RecordBatch.from_arrays(
-            [pa.array(sel.used_names, pa.string()), to_arrow(acc.norms())], schema=schema
+            [strings(sel.used_names), to_arrow(acc.norms())], schema=schema
         )
         with sink.open(job, schema) as output:
             output.write(table)

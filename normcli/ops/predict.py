@@ -13,7 +13,7 @@ import pyarrow as pa
 from .. import sidefiles
 from ..columns import check_numbers, float_schema, reassemble, repeated_message
 from ..errors import DataError, UsageError
-from ..io.arrays import to_arrow
+from ..io.arrays import strings, to_arrow
 from ..io.reader import Chunk
 from ..pipeline import Job, Output, OutputSpec
 from ..sinks import Sink
@@ -119,9 +119,9 @@ def run_selected(job: Job, out: OutputSpec, model_path: str, *,
     schema = pa.schema([pa.field("feature", pa.string()), pa.field("coefficient", pa.float64()),
                         pa.field("entry_alpha", pa.float64())])
     batch = pa.RecordBatch.from_arrays(
-        [pa.array(names, type=pa.string()),
-         pa.array([coef[f] for f in names], type=pa.float64()),
-         pa.array([entry.get(f) for f in names], type=pa.float64())], schema=schema)
+        [strings(names), to_arrow(np.array([coef[f] for f in names], dtype=np.float64)),
+         to_arrow(np.array([entry.get(f, math.nan) for f in names], dtype=np.float64))],
+        schema=schema)
     with Output(job, out, schema) as output:
         output.write(batch)
     return len(names)
