@@ -224,3 +224,26 @@ def test_one_table_outputs_do_not_import_pandas(tmp_path: Path, command: list[st
             "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
     assert b"PANDAS False" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_hive_partition_columns_do_not_import_pandas(tmp_path: Path, fmt: str) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    for year, rows in (("2025", "1,2\n"), ("2026", "3,4\n")):
+        part = tmp_path / "in" / f"year={year}"
+        part.mkdir(parents=True)
+        (part / "p.csv").write_text("a,b\n" + rows)
+        if fmt == "parquet":
+            pq.write_table(pacsv.read_csv(part / "p.csv"), part / "p.parquet")
+            (part / "p.csv").unlink()
+    out = tmp_path / "out.csv"
+    args = ["normalize", "--columns", "a,b", str(tmp_path / "in"), str(out)]
+    code = ("import sys\nfrom normcli.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ)
+    assert b"PANDAS False" in p.stderr, p.stderr
+    assert out.read_text().splitlines()[1:] == ["0.4472135954999579,0.8944271909999159,2025",
+                                                "0.6,0.8,2026"]

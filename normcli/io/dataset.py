@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..columns import ColumnKinds
 from ..errors import DataError, UsageError
+from .arrays import int64s, string_scalar
 from .formats import CsvDialect, format_of, keeps_text
 from .paths import has_magic, is_url, scheme_of
 from .reader import DEFAULT_PARQUET_ROWS, Chunk, ParquetReader, TableReader
@@ -471,13 +473,15 @@ class MultiReader(TableReader):
         out = []
         values = self.dataset.files[i].partition
         for value, t in zip(values, self.dataset.partition_types, strict=True):
+            # Built without pa.array/pa.scalar on Python values: they import pandas.
             if value is None:
                 # missing: the empty cell in delimited text, a null elsewhere
-                out.append(pa.array([""] * n, pa.string()) if keeps_text(self.kind)
+                out.append(pa.repeat(string_scalar(""), n) if keeps_text(self.kind)
                            else pa.nulls(n, t))
+            elif pa.types.is_integer(t):
+                out.append(int64s(np.full(n, int(value), dtype=np.int64)).cast(t))
             else:
-                out.append(pa.repeat(pa.scalar(int(value) if pa.types.is_integer(t) else value,
-                                               t), n))
+                out.append(pa.repeat(string_scalar(value), n).cast(t))
         return out
 
     def _unit_chunks(self, unit: Unit) -> Iterator[Chunk]:
