@@ -16,7 +16,7 @@ import pyarrow as pa
 from .errors import UsageError
 from .io.arrays import int64s, to_arrow
 from .io.formats import is_std
-from .io.writer import make_writer
+from .io.writer import write_table
 from .regression.cv import CVResult
 from .regression.inference import GoodnessOfFit, Inference, goodness_of_fit, ols_inference
 from .regression.selection import Entry, cv_r2, selection_order
@@ -197,13 +197,7 @@ def write_path_table(fh: BinaryIO, report: FitReport, fmt: str, delimiter: str) 
     arrays = [to_arrow(alphas), int64s(nonzero), to_arrow(mse), to_arrow(se)]
     arrays += [to_arrow(np.ascontiguousarray(coefs[:, j])) for j in range(coefs.shape[1])]
     batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
-    writer = make_writer(fmt, fh, schema, delimiter=delimiter, header=True)
-    try:
-        writer.write(batch)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    write_table(fmt, fh, batch, delimiter=delimiter)
 
 
 # -- the text summary -------------------------------------------------------------------------

@@ -678,3 +678,15 @@ def make_writer(
         raise UsageError(f"normcli cannot write {fmt!r} (it writes "
                          f"{', '.join(formats.writable())})")
     return found.writer(stream, schema, delimiter, header)
+
+
+def write_table(fmt: str, stream: BinaryIO, batch: pa.RecordBatch, *,
+                delimiter: str = ",") -> None:
+    """Write one whole table (with a header) in ``fmt``; the writer is aborted on failure."""
+    writer = make_writer(fmt, stream, batch.schema, delimiter=delimiter, header=True)
+    try:
+        writer.write(batch)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise

@@ -33,7 +33,7 @@ from ..fit_report import (
 from ..io.arrays import codes, strings, to_arrow
 from ..io.formats import format_of, resolve_output_format
 from ..io.reader import Chunk
-from ..io.writer import Destination, Outputs, make_writer
+from ..io.writer import Destination, Outputs, write_table
 from ..pipeline import Job, OutputSpec, ordered_map, output_delimiter
 from ..reduce import PartFold, parts_of
 from ..regression import GramStats, cross_validate, fit, fit_path, fold_ids
@@ -571,10 +571,4 @@ def write_coefficients(fh: Any, report: FitReport, fmt: str, delimiter: str) -> 
     terms = ["(intercept)", *report.features]
     values = np.concatenate([[report.result.intercept], report.result.coef])
     batch = pa.RecordBatch.from_arrays([strings(terms), to_arrow(values)], schema=schema)
-    writer = make_writer(fmt, fh, schema, delimiter=delimiter, header=True)
-    try:
-        writer.write(batch)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+    write_table(fmt, fh, batch, delimiter=delimiter)
