@@ -340,7 +340,7 @@ class Dataset:
                 continue
             source = self.source(f)
             try:
-                handle: Any = (source.random_access() if isinstance(source, RemoteSource)
+                handle: Any = (source.open_random() if isinstance(source, RemoteSource)
                                else f.location)
                 meta = pq.read_metadata(handle)
             except (OSError, pa.ArrowException) as exc:
@@ -371,29 +371,6 @@ class PartChunk(Chunk):
     """A chunk and the index of the dataset file it came from."""
 
     part: int = 0
-
-
-class _RemoteParquetReader(ParquetReader):
-    """:class:`ParquetReader` on an object read with random access."""
-
-    def __init__(self, source: RemoteSource, *, chunk_rows: int | None = None) -> None:
-        self.source = source
-        self.chunk_rows = chunk_rows
-        try:
-            self._file = pq.ParquetFile(source.random_access(), pre_buffer=False,
-                                        buffer_size=1 << 20)
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"not a Parquet file: {first_line(exc)}",
-                            source=source.display) from exc
-        self.schema = self._file.schema_arrow
-        self.names = list(self.schema.names)
-        self.num_rows = self._file.metadata.num_rows
-        self._rows_done = 0
-
-    def rewind(self) -> _RemoteParquetReader:
-        self.close()
-        assert isinstance(self.source, RemoteSource)
-        return _RemoteParquetReader(self.source, chunk_rows=self.chunk_rows)
 
 
 class MultiReader(TableReader):
@@ -441,14 +418,11 @@ class MultiReader(TableReader):
         source = self.dataset.source(f)
         self._sources.append(source)
         reader: TableReader
-        if self.dataset.fmt == "parquet" and isinstance(source, RemoteSource):
-            reader = _RemoteParquetReader(source, chunk_rows=self.chunk_rows)
-        else:
-            from .. import formats
+        from .. import formats  # remote Parquet too: RemoteSource.open_random
 
-            found = formats.get(self.dataset.fmt)
-            assert found is not None and found.reader is not None
-            reader = found.reader(source, self.dialect, self.chunk_rows)
+        found = formats.get(self.dataset.fmt)
+        assert found is not None and found.reader is not None
+        reader = found.reader(source, self.dialect, self.chunk_rows)
         self._current = reader
         return reader
 

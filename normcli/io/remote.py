@@ -209,8 +209,9 @@ class RemoteSource(Source):
     def open_bytes_so_far(self) -> BinaryIO:
         return self.open_bytes()
 
-    def random_access(self) -> pa.NativeFile:
-        """The stored bytes with random access (for Parquet)."""
+    def open_random(self) -> pa.NativeFile:
+        """The stored bytes with random access (for Parquet: :class:`ParquetReader` reads a
+        remote file through this as it reads a local one)."""
         if self._http:
             if self._download is None:
                 with signals_held():
