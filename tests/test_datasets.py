@@ -413,6 +413,38 @@ def test_folder_output_is_all_or_nothing(tmp_path: Path) -> None:
     assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
 
 
+def test_folder_output_and_saved_params_commit_together(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # --save-params failing at the end: the folder of parts must not appear either
+    from normcli.errors import NormcliError
+    from normcli.io.writer import Destination
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    write_csv(folder / "a.csv", ["v"], [[1.0], [3.0]])
+    real_finish = Destination.finish
+
+    def finish(self: Destination) -> None:
+        if self.fmt == "json":
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: No space left on device")
+        real_finish(self)
+
+    monkeypatch.setattr(Destination, "finish", finish)
+    out, params = tmp_path / "out", tmp_path / "p.json"
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
+                             str(folder), str(out) + "/"])
+    assert code == 1 and "No space left" in error_line(err)
+    assert not out.exists() and not params.exists()
+    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
+    monkeypatch.setattr(Destination, "finish", real_finish)
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
+                             str(folder), str(out) + "/"])
+    assert code == 0, err
+    assert (out / "a.csv").read_text() == "v\n-1\n1\n"
+    assert json.loads(params.read_text())["kind"] == "zscore"
+
+
 def test_folder_output_refusals(tmp_path: Path, csv_parts: tuple) -> None:
     folder, single, _ = csv_parts
     code, _, err = run_main(["normalize", str(single), str(tmp_path / "o") + "/"])

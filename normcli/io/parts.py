@@ -163,8 +163,7 @@ class PartsOutput(Output):
     """:class:`~normcli.pipeline.Output` into a folder: one part per input file."""
 
     def __init__(self, job: Job, out: OutputSpec, schema: pa.Schema, *,
-                 default_fmt: str = "csv", group: Outputs | None = None) -> None:
-        # (the parts commit together on their own, before the run's side files in ``group``)
+                 default_fmt: str = "csv") -> None:
         reader = job.reader
         assert out.path is not None
         if not isinstance(reader, MultiReader):
@@ -207,6 +206,14 @@ class PartsOutput(Output):
         self._part = -1
         self._stream: BinaryIO | None = None
         self._writer: TableWriter | None = None
+        #: The run's outputs (:meth:`join`): the parts are then published by the group.
+        self._group: Outputs | None = None
+        self._written = False
+
+    def join(self, group: Outputs) -> None:
+        """Commit the parts with the run's other outputs (``--save-params``)."""
+        self._group = group
+        group.add(_GroupMember(self))
 
     def _new_writer(self, stream: BinaryIO) -> TableWriter:
         return make_writer(self.fmt, stream, self.part_schema, delimiter=self.delimiter,
@@ -278,7 +285,9 @@ class PartsOutput(Output):
                     self._abort_part()
                     self.sink.abort()
                     raise
-                self.sink.commit()
+                self._written = True
+                if self._group is None:
+                    self.sink.commit()
             else:
                 self._abort_part()
                 self.sink.abort()
@@ -297,3 +306,25 @@ class PartsOutput(Output):
             except (OSError, ValueError, pa.ArrowException):
                 pass
             self._stream = None
+
+
+class _GroupMember:
+    """A folder of parts as a member of :class:`~normcli.io.writer.Outputs`."""
+
+    def __init__(self, output: PartsOutput) -> None:
+        self.output = output
+        self.path: str | None = output.sink.target
+
+    @property
+    def pending(self) -> bool:
+        return self.output._written and self.output.sink.tmp is not None
+
+    def finish(self) -> None:
+        pass  # the parts are complete when the output's block ends
+
+    def publish(self) -> None:
+        if self.pending:
+            self.output.sink.commit()
+
+    def abort(self) -> None:
+        self.output.sink.abort()

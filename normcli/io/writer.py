@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -213,6 +213,21 @@ class Destination:
             self.abort()
 
 
+class Member(Protocol):
+    """What :class:`Outputs` commits: a :class:`Destination`, or a folder of parts."""
+
+    path: str | None
+
+    @property
+    def pending(self) -> bool: ...
+
+    def finish(self) -> None: ...
+
+    def publish(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
 class Outputs:
     """The outputs of one run, committed together.
 
@@ -224,18 +239,22 @@ class Outputs:
     """
 
     def __init__(self) -> None:
-        self._members: list[Destination] = []
+        self._members: list[Member] = []
 
-    def add(self, dest: Destination) -> None:
+    def add(self, dest: Member) -> None:
         self._members.append(dest)
 
     def adopt(self, output: object) -> None:
-        """Join the destination of an opened sink output (a file or standard output); other
-        outputs (a folder of parts, a table in memory) commit on their own."""
+        """Join the destination of an opened sink output: a file or standard output, or a
+        folder of parts (which publishes last: it cannot be put back); a table in memory has
+        nothing to commit."""
         dest = getattr(output, "dest", None)
         if isinstance(dest, Destination) and dest.group is None:
             dest.group = self
             self.add(dest)
+        join = getattr(output, "join", None)
+        if join is not None:
+            join(self)
 
     def commit(self) -> None:
         try:
@@ -245,6 +264,7 @@ class Outputs:
             self.abort()
             raise
         files = [d for d in self._members if d.pending]
+        files.sort(key=lambda d: not isinstance(d, Destination))  # a folder of parts last
         if len(files) <= 1:
             for d in files:
                 d.publish()
@@ -252,13 +272,14 @@ class Outputs:
         with signals_held():
             self._publish_together(files)
 
-    def _publish_together(self, files: list[Destination]) -> None:
-        keep: list[tuple[Destination, bool, str | None]] = []  # (dest, existed, hard link)
-        done: list[tuple[Destination, bool, str | None]] = []
+    def _publish_together(self, files: list[Member]) -> None:
+        keep: list[tuple[Member, bool, str | None]] = []  # (dest, existed, hard link)
+        done: list[tuple[Member, bool, str | None]] = []
         try:
             for d in files:
                 assert d.path is not None
-                if "://" in d.path:  # an object store: moved in turn, not put back
+                if "://" in d.path or not isinstance(d, Destination):
+                    # an object store or a folder of parts: moved in turn, not put back
                     keep.append((d, True, None))
                 else:
                     keep.append((d, os.path.lexists(d.path), _hard_link(d.path)))
