@@ -458,15 +458,20 @@ class MultiReader(TableReader):
                 out.append(pa.repeat(string_scalar(value), n).cast(t))
         return out
 
-    def _unit_chunks(self, unit: Unit) -> Iterator[Chunk]:
-        i = unit.index
+    def _reader(self, i: int) -> TableReader:
+        """File ``i``'s reader (the first one is open already); the previous one is closed."""
         if i == 0 and self._first is not None:
             reader, self._first = self._first, None
-        else:
-            if self._current is not None:
-                self._current.close()
-            reader = self._open(i)
-            self._check(i, reader)
+            return reader
+        if self._current is not None:
+            self._current.close()
+        reader = self._open(i)
+        self._check(i, reader)
+        return reader
+
+    def _unit_chunks(self, unit: Unit) -> Iterator[Chunk]:
+        i = unit.index
+        reader = self._reader(i)
         row = unit.row_start or 0
         chunks: Iterator[Chunk] = iter(reader)
         if unit.row_group is not None:
@@ -496,13 +501,7 @@ class MultiReader(TableReader):
             return
         row = 0
         for i in range(len(self.dataset.files)):
-            if i == 0 and self._first is not None:
-                reader, self._first = self._first, None
-            else:
-                if self._current is not None:
-                    self._current.close()
-                reader = self._open(i)
-                self._check(i, reader)
+            reader = self._reader(i)
             self._spans.append((row, reader))
             rows = 0
             for chunk in reader:
