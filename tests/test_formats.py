@@ -145,6 +145,9 @@ def test_jsonl_types_missing_and_nested(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ('{"x": 1}\n{"x": 2}\n\n{"x": "zz"}\n', "in.jsonl, line 4, column 'x': expected a number"),
+    # in the first block, where the types are not known yet
+    ('{"x": 1}\n\n{"x": "zz"}\n', "in.jsonl, line 3, column 'x': expected a number, found \"zz\""),
+    ('{"x": "a"}\n{"x": [1]}\n', "in.jsonl, line 2, column 'x': expected text, found [1]"),
     ('{"x": 1}\n{"x": 2}\n{"x": 3, "q": 1}\n', "line 3, column 'q': a field the first lines"),
     ('{"x": 1}\n{"x": 2}\n{"x": 3\n', "in.jsonl, line 3: not valid JSON"),
     ('{"x": 1}\n[1, 2]\n', "line 2: not a JSON object"),

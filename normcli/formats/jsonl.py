@@ -62,6 +62,19 @@ def _fits(value: Any, t: pa.DataType) -> bool:
     return True
 
 
+def _type_of(value: Any) -> pa.DataType:
+    """The kind of a JSON value, as the Arrow type :func:`_fits` and :func:`_kind` know."""
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, (int, float)):
+        return pa.float64()
+    if isinstance(value, str):
+        return pa.string()
+    if isinstance(value, dict):
+        return pa.struct([])
+    return pa.list_(pa.null())
+
+
 def _kind(t: pa.DataType) -> str:
     if pa.types.is_floating(t):
         return "a number"
@@ -166,6 +179,7 @@ class JsonLinesReader(TableReader):
         """The first line of ``block`` that does not fit: not JSON, not an object, a field the
         first lines did not have, or a value of another type."""
         display = self.source.display
+        first: dict[str, pa.DataType] = {}  # first block: the kind of each field's first value
         for offset, raw in enumerate(block.split(b"\n")):
             if not raw.strip():
                 continue
@@ -178,6 +192,11 @@ class JsonLinesReader(TableReader):
             if not isinstance(value, dict):
                 return DataError("not a JSON object", source=display, line=n)
             if schema is None:
+                for key, cell in value.items():
+                    t = first.setdefault(key, _type_of(cell)) if cell is not None else None
+                    if t is not None and not _fits(cell, t):
+                        return DataError(f"expected {_kind(t)}, found {json.dumps(cell)[:40]}",
+                                         source=display, line=n, column=key)
                 continue
             for key, cell in value.items():
                 if key not in schema.names:
