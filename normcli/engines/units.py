@@ -106,7 +106,7 @@ def unit_rows(u: UnitSpec) -> int:
         dataset = Dataset(u.display, [u.file], u.fmt, [], [])
         source = dataset.source(u.file)
         try:
-            handle: Any = (source.random_access() if isinstance(source, RemoteSource)
+            handle: Any = (source.open_random() if isinstance(source, RemoteSource)
                            else u.file.location)
             return int(pq.read_metadata(handle).num_rows)
         finally:
