@@ -445,6 +445,17 @@ def report_format(out: OutputSpec) -> str:
     return resolve_output_format(out.path, out.fmt, "csv")
 
 
+def _nonfinite(block: np.ndarray, names: list[str]) -> tuple[np.ndarray, tuple[int, str] | None]:
+    """The missing (NaN) cells of ``block`` and where its first infinite value is (None: none
+    is); one scan of the block when every cell is finite."""
+    missing = ~np.isfinite(block)
+    if missing.any():
+        inf = np.isinf(block)
+        if inf.any():
+            return missing, _first_where(inf, names)
+    return missing, None
+
+
 def accumulate(
     job: Job, opts: FitOptions, sel: Selection, t_idx: int, w_idx: int | None,
     f_idx: int | None, *, row_base: int = 0,
@@ -474,10 +485,9 @@ def accumulate(
     # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
     for chunk, block, keys in ordered_map(prepare, job.chunks()):
         acc = parts.state_for(chunk)
-        if np.isinf(block).any():
-            row, col = _first_where(np.isinf(block), names)
-            raise fail(chunk, row, col, "infinite value")
-        missing = np.isnan(block)
+        missing, inf_at = _nonfinite(block, names)
+        if inf_at is not None:
+            raise fail(chunk, *inf_at, "infinite value")
         bad = missing.any(axis=1)
         if keys is not None:
             bad |= keys[0] < 0
