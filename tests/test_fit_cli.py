@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import error_line, run_main
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import (
     ElasticNet,
@@ -274,3 +275,19 @@ def test_infinite_and_negative_weight_name_line(tmp_path: Path, capsys) -> None:
     p.write_text("a,b,y,w\n1,2,3,1\n2,1,4,1\n3,1,5,-2\n4,2,1,1\n")
     code, err = exit_of(["fit", "-y", "y", "--weights", "w", str(p)], capsys)
     assert code == 1 and "line 4" in err and "'w'" in err and "negative weight" in err
+
+
+@pytest.mark.parametrize(("drop", "text", "expect"), [
+    # an infinity is refused even with --drop-missing, located by line and column
+    (True, "x,y\n1,2\nNA,3\n2,inf\n", "line 4, column 'y': infinite value"),
+    (False, "x,y\n1,2\n-inf,NA\n", "line 3, column 'x': infinite value"),
+    (False, "x,y\n1,2\n3,NA\n", "line 3, column 'y': missing value"),
+])
+def test_fit_locates_infinite_and_missing_cells(tmp_path: Path, drop: bool, text: str,
+                                                expect: str) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(text)
+    args = ["fit", "-y", "y", *(["--drop-missing"] if drop else []), str(src)]
+    code, _, err = run_main(args)
+    assert code == 1
+    assert expect in error_line(err)
