@@ -417,12 +417,11 @@ class MultiReader(TableReader):
         f = self.dataset.files[i]
         source = self.dataset.source(f)
         self._sources.append(source)
-        reader: TableReader
         from .. import formats  # remote Parquet too: RemoteSource.open_random
 
         found = formats.get(self.dataset.fmt)
         assert found is not None and found.reader is not None
-        reader = found.reader(source, self.dialect, self.chunk_rows)
+        reader: TableReader = found.reader(source, self.dialect, self.chunk_rows)
         self._current = reader
         return reader
 
