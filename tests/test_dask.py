@@ -151,6 +151,33 @@ def test_streamed_tree_is_the_level_by_level_tree(n: int) -> None:
     assert len(tree_levels(n)) == (n - 1).bit_length()
 
 
+def test_parts_and_saved_params_commit_together(cluster: str, tmp_path: Path,
+                                                csv_data: tuple[Path, np.ndarray],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """--save-params failing at the end: the folder the workers wrote must not appear either
+    (the parts join the run's commit group, as the local engine's do)."""
+    from normcli.errors import NormcliError
+    from normcli.io.writer import Destination
+
+    folder, _ = csv_data
+    real_finish = Destination.finish
+
+    def finish(self: Destination) -> None:
+        if self.fmt == "json":
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: No space left on device")
+        real_finish(self)
+
+    monkeypatch.setattr(Destination, "finish", finish)
+    out, params = tmp_path / "out", tmp_path / "p.json"
+    code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
+                             "--engine", "dask", "--scheduler", cluster, str(folder),
+                             str(out) + "/"])
+    assert code == 1 and "No space left" in error_line(err)
+    assert not out.exists() and not params.exists()
+    assert leftover_temp_files(tmp_path) == []
+
+
 # -- every command, both engines -------------------------------------------------------------
 @pytest.mark.parametrize("how", [["--scale", "zscore"], ["--scale", "minmax", "--range", "-1,1"],
                                  ["--norm", "l1"], ["--axis", "columns", "--norm", "3"]])

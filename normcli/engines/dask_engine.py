@@ -385,9 +385,16 @@ class _ClusterWriter:
         self.rows = int(sum(counts))
         return self.rows
 
+    def join(self, group: Any) -> None:
+        """Commit the parts with the run's other outputs (``--save-params``), as the local
+        engine's folder output does (:meth:`~normcli.io.parts.PartsOutput.join`)."""
+        self.parts.join(group)
+
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
-            self.parts.sink.commit()
+            self.parts._written = True  # the workers wrote every part
+            if self.parts._group is None:
+                self.parts.sink.commit()
         else:
             self.parts.sink.abort()
 
