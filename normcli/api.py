@@ -73,6 +73,13 @@ def _frame_to_arrow(df: pd.DataFrame) -> pa.Table:
 def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
           delimiter: str | None = None, header: bool = True, chunk_rows: int | None = None,
           na_values: Sequence[str] | None = None) -> Any:
+    if not isinstance(data, (str, os.PathLike)):
+        given = [name for name, value in (("input_format", input_format),
+                                          ("delimiter", delimiter), ("na_values", na_values))
+                 if value is not None] + ([] if header else ["header=False"])
+        if given:
+            raise UsageError(f"{', '.join(given)}: these say how to read a file; they do not "
+                             "apply to a DataFrame or an Arrow table (its columns are typed)")
     if isinstance(data, pd.DataFrame):
         source = ArrowSource(_frame_to_arrow(data), display="<DataFrame>")
         job = Job.from_reader(ArrowReader(source, chunk_rows=chunk_rows))

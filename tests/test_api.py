@@ -336,3 +336,14 @@ def test_dataset_folder_dataframe_and_cli_agree(frame: pd.DataFrame, tmp_path: P
     bound = 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mean) / std)
     assert (np.abs(z_dir - z_api) <= bound + 1e-15 * np.abs(z_api))[~np.isnan(z_api)].all()
     assert bound[:3].max() < 1e-14  # the well-conditioned columns agree to rounding
+
+
+@pytest.mark.parametrize("kw", [{"delimiter": ";"}, {"na_values": ["-999"]},
+                                {"input_format": "csv"}, {"header": False}])
+def test_reading_options_are_refused_for_frames(kw: dict) -> None:
+    """Options that say how to read a file would be silently ignored for in-memory data."""
+    df = pd.DataFrame({"a": [3.0, -999.0], "b": [4.0, 1.0]})
+    with pytest.raises(normcli.UsageError, match="do not apply to a DataFrame"):
+        normcli.normalize(df, **kw)
+    with pytest.raises(normcli.UsageError):
+        normcli.norm(pa.Table.from_pandas(df), **kw)
