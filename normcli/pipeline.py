@@ -35,7 +35,7 @@ from .io.formats import (
     resolve_input_format,
     resolve_output_format,
 )
-from .io.paths import is_dataset, is_directory_output
+from .io.paths import is_dataset, is_directory_output, is_url
 from .io.reader import Chunk, TableReader, open_reader
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
@@ -144,6 +144,9 @@ class Job:
             raise UsageError("--chunk-rows must be at least 1")
         self.spec = spec
         dataset: Dataset | None = None
+        if (spec.path.endswith(("/", os.sep)) and not is_url(spec.path)
+                and not os.path.isdir(spec.path)):
+            raise UsageError(f"{spec.path}: no such folder")
         if is_dataset(spec.path):  # a directory, glob or URL (see normcli.io.dataset)
             from .io.dataset import Dataset
 

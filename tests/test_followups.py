@@ -372,3 +372,10 @@ def test_text_output_is_a_usage_error_of_the_other_commands(tmp_path: Path) -> N
     for command in (["normalize"], ["norm"]):
         code, out, err = run_main([*command, "--output-format", "text", str(data)])
         assert code == 2 and out == b"" and "'text' is not one of" in error_line(err)
+
+
+def test_a_missing_folder_input_says_so(tmp_path: Path) -> None:
+    """INPUT ending in '/' that does not exist: 'no such folder', not a format question."""
+    code, _, err = run_main(["normalize", str(tmp_path / "nodir") + "/"])
+    assert code == 2
+    assert error_line(err) == f"normcli: error: {tmp_path / 'nodir'}/: no such folder"
