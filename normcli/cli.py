@@ -163,6 +163,13 @@ def _dask() -> Any:
     return dask_engine
 
 
+def _use_dask(engine: str, scheduler: str | None) -> bool:
+    """Whether the command runs on Dask; ``--scheduler`` alone is a usage error."""
+    if engine != "dask" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask")
+    return engine == "dask"
+
+
 def _settings(session: Session, scheduler: str | None) -> Any:
     from .engines.dask_engine import Settings
 
@@ -273,9 +280,7 @@ def normalize(
         save_params=save_params, params=params,
     )
     _distinct(input, output, {"--params": params, "--save-params": save_params})
-    if engine != "dask" and scheduler is not None:
-        raise click.UsageError("--scheduler needs --engine dask")
-    if engine == "dask":
+    if _use_dask(engine, scheduler):
         rows = _dask().normalize(
             _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
             _output_spec(output, output_format, output_delimiter), opts,
@@ -320,9 +325,7 @@ def norm(
         exclude=parse_list(exclude),
     )
     _distinct(input, output, {})
-    if engine != "dask" and scheduler is not None:
-        raise click.UsageError("--scheduler needs --engine dask")
-    if engine == "dask":
+    if _use_dask(engine, scheduler):
         rows = _dask().norm(
             _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),
             _output_spec(output, output_format, output_delimiter), opts,
@@ -383,9 +386,7 @@ def fit(
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
     job = None
-    if engine != "dask" and scheduler is not None:
-        raise click.UsageError("--scheduler needs --engine dask")
-    if engine == "dask":
+    if _use_dask(engine, scheduler):
         report = _dask().fit(_spec(input, input_format, delimiter, no_header, chunk_rows,
                                    na_values), out, opts, _settings(session, scheduler))
     else:
@@ -427,9 +428,7 @@ def predict(
 
     session = _session(progress, quiet, verbose)
     _distinct(input, output, {"--model": model})
-    if engine != "dask" and scheduler is not None:
-        raise click.UsageError("--scheduler needs --engine dask")
-    if engine == "dask":
+    if _use_dask(engine, scheduler):
         if selected:
             raise click.UsageError("--selected works with --engine local")
         rows = _dask().predict(
