@@ -229,3 +229,20 @@ def http_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     finally:
         server.shutdown()
         server.server_close()
+
+
+def fail_json_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every JSON output (``--save-params``, a model) fail as a full disk would, at the
+    moment the run's outputs are finished: the commit-group tests' fault."""
+    from normcli.errors import NormcliError
+    from normcli.io.writer import Destination
+
+    real_finish = Destination.finish
+
+    def finish(self: Destination) -> None:
+        if self.fmt == "json":
+            self.abort()
+            raise NormcliError(f"{self.path}: cannot write: No space left on device")
+        real_finish(self)
+
+    monkeypatch.setattr(Destination, "finish", finish)

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import error_line, leftover_temp_files, run_main, write_csv
+from conftest import error_line, fail_json_outputs, leftover_temp_files, run_main, write_csv
 from sklearn.linear_model import Lasso
 from sklearn.preprocessing import StandardScaler
 
@@ -156,19 +156,8 @@ def test_parts_and_saved_params_commit_together(cluster: str, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """--save-params failing at the end: the folder the workers wrote must not appear either
     (the parts join the run's commit group, as the local engine's do)."""
-    from normcli.errors import NormcliError
-    from normcli.io.writer import Destination
-
     folder, _ = csv_data
-    real_finish = Destination.finish
-
-    def finish(self: Destination) -> None:
-        if self.fmt == "json":
-            self.abort()
-            raise NormcliError(f"{self.path}: cannot write: No space left on device")
-        real_finish(self)
-
-    monkeypatch.setattr(Destination, "finish", finish)
+    fail_json_outputs(monkeypatch)
     out, params = tmp_path / "out", tmp_path / "p.json"
     code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
                              "--engine", "dask", "--scheduler", cluster, str(folder),

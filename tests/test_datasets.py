@@ -22,7 +22,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import error_line, invoke, out_matrix, parse_csv, run_main, write_csv
+from conftest import (
+    error_line,
+    fail_json_outputs,
+    invoke,
+    out_matrix,
+    parse_csv,
+    run_main,
+    write_csv,
+)
 from sklearn.linear_model import Ridge
 from sklearn.preprocessing import StandardScaler
 
@@ -416,28 +424,17 @@ def test_folder_output_is_all_or_nothing(tmp_path: Path) -> None:
 def test_folder_output_and_saved_params_commit_together(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # --save-params failing at the end: the folder of parts must not appear either
-    from normcli.errors import NormcliError
-    from normcli.io.writer import Destination
-
     folder = tmp_path / "d"
     folder.mkdir()
     write_csv(folder / "a.csv", ["v"], [[1.0], [3.0]])
-    real_finish = Destination.finish
-
-    def finish(self: Destination) -> None:
-        if self.fmt == "json":
-            self.abort()
-            raise NormcliError(f"{self.path}: cannot write: No space left on device")
-        real_finish(self)
-
-    monkeypatch.setattr(Destination, "finish", finish)
+    fail_json_outputs(monkeypatch)
     out, params = tmp_path / "out", tmp_path / "p.json"
     code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
                              str(folder), str(out) + "/"])
     assert code == 1 and "No space left" in error_line(err)
     assert not out.exists() and not params.exists()
     assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".normcli-tmp")) == []
-    monkeypatch.setattr(Destination, "finish", real_finish)
+    monkeypatch.undo()
     code, _, err = run_main(["normalize", "--scale", "zscore", "--save-params", str(params),
                              str(folder), str(out) + "/"])
     assert code == 0, err
