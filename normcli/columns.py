@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from . import compute as pc
 from .errors import DataError, UsageError
 from .io.arrays import float_values, strings, to_arrow
 from .io.reader import Chunk, TableReader
@@ -121,7 +121,7 @@ def classify_text(columns: Sequence[pa.Array], missing: pa.Array) -> ColumnKinds
         return ColumnKinds([True] * k, [False] * k, [-1] * k, [False] * k, [False] * k)
     # One array of all cells, column after column: each kernel then runs once (a regex per
     # column would be compiled once per column).
-    cells = pa.concat_arrays([c.cast(pa.string()) if c.type != pa.string() else c
+    cells = pa.concat_arrays([pc.cast(c, pa.string()) if c.type != pa.string() else c
                               for c in columns])
 
     def mask(arr: pa.Array) -> np.ndarray:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from .. import compute as pc
 from .arrays import float_values
 
 _OPT = orjson.OPT_SERIALIZE_NUMPY
@@ -109,7 +109,7 @@ def _odd_rows(block: np.ndarray, cols: list[pa.Array]) -> np.ndarray:
 
 def arrow_text(col: pa.Array) -> pa.Array:
     """Arrow's own text of ``col`` (the reference spelling), missing as empty, as binary."""
-    return pc.fill_null(pc.cast(col, pa.string()).cast(pa.binary()), _EMPTY)
+    return pc.fill_null(pc.cast(pc.cast(col, pa.string()), pa.binary()), _EMPTY)
 
 
 def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
@@ -150,7 +150,7 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         picked_cols = [arrow_text(pc.take(col, index)) for col in cols]
         sep = binary_scalar(delimiter.encode())
         again = pc.binary_join_element_wise(*picked_cols, sep)
-        rows = pc.replace_with_mask(rows, _mask(redo), again.cast(rows.type))
+        rows = pc.replace_with_mask(rows, _mask(redo), pc.cast(again, rows.type))
     return rows
 
 

@@ -26,9 +26,9 @@ from typing import Any, BinaryIO, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .. import compute as pc
 from ..errors import NormcliError, UsageError
 from . import numtext
 from .arrays import string_scalar
@@ -534,7 +534,7 @@ class CsvWriter(TableWriter):
             else:
                 if _is_text(col.type):
                     text = self._quoted(col) if self._needs_quotes(col) else col
-                    texts = [pc.fill_null(text.cast(pa.binary()), numtext.binary_scalar(b""))]
+                    texts = [pc.fill_null(pc.cast(text, pa.binary()), numtext.binary_scalar(b""))]
                 else:
                     texts = [numtext.arrow_text(col)]
                 i += 1
@@ -544,7 +544,7 @@ class CsvWriter(TableWriter):
         parts[-1] = self._newline_b
         lines = pc.binary_join_element_wise(*parts, self._empty_b)
         if lines.type != pa.large_binary():
-            lines = lines.cast(pa.large_binary())
+            lines = pc.cast(lines, pa.large_binary())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset: lines.offset + len(lines) + 1
         ]
@@ -560,7 +560,7 @@ class CsvWriter(TableWriter):
                 text = pc.cast(col, pa.string())
             parts.append(pc.fill_null(text, _EMPTY))
         rows = pc.binary_join_element_wise(*parts, string_scalar(self.delimiter))
-        lines = pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE).cast(pa.large_string())
+        lines = pc.cast(pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE), pa.large_string())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset: lines.offset + len(lines) + 1
         ]
@@ -631,11 +631,11 @@ class JsonWriter(TableWriter):
             return numtext.json_values(col)
         null = numtext.binary_scalar(b"null")
         if pa.types.is_integer(t) or pa.types.is_boolean(t):
-            return pc.fill_null(pc.cast(col, pa.string()).cast(pa.binary()), null)
+            return pc.fill_null(pc.cast(pc.cast(col, pa.string()), pa.binary()), null)
         if _is_text(t) and not _needs_json_escape(col):
             quote = numtext.binary_scalar(b'"')
             return pc.fill_null(
-                pc.binary_join_element_wise(quote, col.cast(pa.binary()), quote,
+                pc.binary_join_element_wise(quote, pc.cast(col, pa.binary()), quote,
                                             numtext.binary_scalar(b"")), null)
         return numtext.binaries([
             json.dumps(_json_value(v), ensure_ascii=False, default=str,
@@ -656,7 +656,7 @@ class JsonWriter(TableWriter):
             parts.append(self._values(col))
         parts.append(numtext.binary_scalar(b"},\n"))
         lines = pc.binary_join_element_wise(*parts, numtext.binary_scalar(b""))
-        lines = lines.cast(pa.large_binary())
+        lines = pc.cast(lines, pa.large_binary())
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
             lines.offset: lines.offset + len(lines) + 1
         ]

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .. import __version__
+from .. import compute as pc
 from ..columns import Selection, check_numbers, index_of
 from ..errors import DataError, UsageError
 from ..fit_report import (
