@@ -7,11 +7,9 @@ import os
 import signal
 import sys
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -89,13 +87,15 @@ class Progress:
         Progress.active = None
 
 
-@dataclass
 class Session:
-    quiet: bool = False
-    verbose: bool = False
-    progress: bool = False
-    started: float = field(default_factory=time.perf_counter)
-    _progress: Progress | None = None
+    # A plain class: --version and --help need not import dataclasses.
+    def __init__(self, quiet: bool = False, verbose: bool = False,
+                 progress: bool = False) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.progress = progress
+        self.started = time.perf_counter()
+        self._progress: Progress | None = None
 
     def hook(self, size: int | None) -> Progress | None:
         if not self.progress or self.quiet:
@@ -470,6 +470,13 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
+def _traceback() -> None:
+    """--debug: the traceback of the exception being handled."""
+    import traceback
+
+    traceback.print_exc()
+
+
 def _error(message: str) -> None:
     if Progress.active is not None:
         try:
@@ -501,7 +508,7 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
         code[0] = EXIT_INTERRUPTED
     except NormcliError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         _error(str(exc))
         code[0] = exc.exit_code
     except BrokenPipeError:
@@ -523,13 +530,13 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
         code[0] = EXIT_DATA
     except OSError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         _error(f"{where}{exc.strerror or exc}")
         code[0] = EXIT_DATA
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
-            traceback.print_exc()
+            _traceback()
         _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
         code[0] = EXIT_DATA
 

@@ -7,13 +7,16 @@ from typing import Any, TypeVar
 
 import click
 
-from . import formats
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The names --penalty accepts: the keys of ``ops.fit.PENALTY_ALIASES`` (a test keeps them
 #: equal), written out so that ``--help`` and ``--version`` need not import fit (numpy, pyarrow).
 PENALTY_CHOICES = ("elasticnet", "enet", "l1", "l2", "lasso", "none", "ols", "ridge")
+#: The format names, as ``formats.readable()`` and ``formats.writable()`` give them (a test keeps
+#: them equal), written out so that a command's ``--help`` need not load the format modules
+#: (which import numpy and pyarrow).
+READABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
+WRITABLE_FORMATS = ("csv", "tsv", "parquet", "json", "jsonl")
 
 
 def _apply(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
@@ -26,22 +29,18 @@ def _apply(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
 
 
 class _FormatChoice(click.Choice[str]):
-    """The format names, asked of the registry when first needed (parsing the option, or that
-    command's ``--help``): loading the format modules imports pyarrow, which ``--version`` and
-    ``--help`` must not pay."""
+    """Format names, and those that only the current command accepts (``extra``, asked each
+    time: the choice is shared by every command)."""
 
-    def __init__(self, which: Callable[[], list[str]],
+    def __init__(self, names: tuple[str, ...],
                  extra: Callable[[], list[str]] | None = None) -> None:
-        self._which = which
-        self._extra = extra  # asked each time: the choice is shared by every command
-        self._loaded: tuple[str, ...] | None = None
+        self._names = names
+        self._extra = extra
         super().__init__((), case_sensitive=True)
 
     @property
     def choices(self) -> tuple[str, ...]:
-        if self._loaded is None:
-            self._loaded = tuple(self._which())
-        return self._loaded + tuple(self._extra() if self._extra is not None else ())
+        return self._names + tuple(self._extra() if self._extra is not None else ())
 
     @choices.setter
     def choices(self, value: object) -> None:
@@ -62,13 +61,13 @@ io_options = _apply(
     [
         click.option(
             "--input-format",
-            type=_FormatChoice(formats.readable),
+            type=_FormatChoice(READABLE_FORMATS),
             help="Input format (default: from the extension; standard input: csv). INPUT may "
             "also be a folder, a quoted glob or a URL: files of one format, read as one table.",
         ),
         click.option(
             "--output-format",
-            type=_FormatChoice(formats.writable, _fit_text),
+            type=_FormatChoice(WRITABLE_FORMATS, _fit_text),
             help="Output format (default: from the extension; standard output: csv).",
         ),
         click.option(

@@ -1,0 +1,151 @@
+"""Start-up: what the light commands and a short CSV run import (issue 13 item 3).
+
+The times themselves are measured in bench/ (``bench/run.py --only startup,small_files``); these
+tests keep the imports that decide them from coming back.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pac
+import pytest
+
+from normcli import compute as pc
+
+
+def _run(args: list[str], report: str) -> str:
+    """Runs ``main(args)`` in a fresh interpreter; returns what ``report`` (an expression over
+    ``sys.modules`` as ``mods``) printed."""
+    code = ("import sys\nfrom normcli.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "mods = sys.modules\n"
+            f"print('REPORT', {report}, file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("REPORT ")]
+    assert lines, p.stderr
+    return lines[-1].removeprefix("REPORT ")
+
+
+#: All that --version and --help of any command may load of normcli.
+LIGHT = ["normcli", "normcli.cli", "normcli.errors", "normcli.io", "normcli.io.stdio",
+         "normcli.options"]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["normalize", "--help"],
+                                  ["norm", "--help"], ["fit", "--help"], ["predict", "--help"]])
+def test_help_and_version_load_only_the_command_line(args: list[str]) -> None:
+    # numpy + pyarrow cost 0.1-0.2 s; the format registry and its modules import them
+    report = _run(args, "sorted(m for m in mods if m.startswith('normcli') "
+                        "or m in ('numpy', 'pyarrow', 'pandas'))")
+    assert report == repr(LIGHT)
+
+
+def test_format_names_of_the_options_are_the_registrys() -> None:
+    from normcli import formats
+    from normcli.options import READABLE_FORMATS, WRITABLE_FORMATS
+
+    assert list(READABLE_FORMATS) == formats.readable()
+    assert list(WRITABLE_FORMATS) == formats.writable()
+
+
+@pytest.mark.parametrize("command, suffix", [
+    (["normalize"], ".csv"),
+    (["normalize", "--norm", "l1"], ".tsv"),
+    (["normalize", "--scale", "zscore"], ".csv"),
+    (["normalize", "--scale", "minmax"], ".json"),
+    (["norm", "--ord", "2"], ".csv"),
+])
+def test_csv_runs_do_not_import_pyarrow_compute(tmp_path: Path, command: list[str],
+                                               suffix: str) -> None:
+    # pyarrow.compute builds a wrapper per compute function at import: 35-50 ms of a short run;
+    # normcli.compute calls the same functions through pyarrow._compute
+    src = tmp_path / "in.csv"
+    # missing cells, text that needs quotes, an integral value and one Arrow spells itself
+    src.write_text('id,a,b\n"x,1",1.5,NA\ny,3,4\n"z""",,1e-6\nw,-2,2.5\n')
+    out = tmp_path / f"out{suffix}"
+    report = _run([*command, str(src), str(out)], "'pyarrow.compute' in mods")
+    assert report == "False"
+    if command == ["normalize"]:  # the values, against math.hypot over the present cells
+        with open(out, newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["id", "a", "b"]
+        assert [r[0] for r in rows[1:]] == ["x,1", "y", 'z"', "w"]
+        for line, (a, b) in zip(rows[1:], [(1.5, None), (3.0, 4.0), (None, 1e-6), (-2.0, 2.5)],
+                                strict=True):
+            n = math.hypot(*(v for v in (a, b) if v is not None))
+            want = [None if v is None else v / n for v in (a, b)]
+            got = [None if c == "" else float(c) for c in line[1:]]
+            assert got == [v if v is None else pytest.approx(v, rel=1e-15) for v in want]
+
+
+# -- normcli.compute against pyarrow.compute ---------------------------------------------------
+TEXT = pa.array(["1.5", " 2 ", None, "x\"y", "", "1e-6", "-0"])
+FLOATS = pa.array([1.5, None, -0.0, 1e300, float("nan"), 3.0])
+
+
+def _same(a: object, b: object) -> None:
+    assert type(a) is type(b)
+    assert a.equals(b)  # type: ignore[attr-defined]
+
+
+def test_cast_is_pyarrow_computes() -> None:
+    _same(pc.cast(FLOATS, pa.string()), pac.cast(FLOATS, pa.string()))
+    _same(pc.cast(pa.array(["1.5", None]), pa.float64()),
+          pac.cast(pa.array(["1.5", None]), pa.float64()))
+    big = pa.array([2**53 + 1, -3], pa.int64())
+    with pytest.raises(pa.ArrowInvalid):
+        pc.cast(big, pa.float64())
+    _same(pc.cast(big, pa.float64(), safe=False), pac.cast(big, pa.float64(), safe=False))
+    with pytest.raises(pa.ArrowInvalid):
+        pc.cast(TEXT, pa.float64())
+    _same(pc.cast(pc.cast(FLOATS, pa.string()), pa.large_binary()),
+          pac.cast(pac.cast(FLOATS, pa.string()), pa.large_binary()))
+
+
+def test_string_functions_are_pyarrow_computes() -> None:
+    _same(pc.fill_null(TEXT, pa.scalar("", pa.string())), pac.fill_null(TEXT, ""))
+    _same(pc.fill_null(pc.cast(TEXT, pa.binary()), pa.scalar("-")),
+          pac.fill_null(pac.cast(TEXT, pa.binary()), pa.scalar("-")))
+    _same(pc.fill_null(pa.array([True, None]), False), pac.fill_null(pa.array([True, None]), False))
+    missing = pa.array(["", "NA"])
+    _same(pc.is_in(TEXT, value_set=missing), pac.is_in(TEXT, value_set=missing))
+    _same(pc.match_substring_regex(TEXT, r"^\s*[0-9.]+"),
+          pac.match_substring_regex(TEXT, r"^\s*[0-9.]+"))
+    _same(pc.replace_substring(TEXT, '"', '""'), pac.replace_substring(TEXT, '"', '""'))
+    _same(pc.utf8_trim_whitespace(TEXT), pac.utf8_trim_whitespace(TEXT))
+    raw = pac.cast(TEXT, pa.binary())
+    _same(pc.binary_slice(raw, 1, -2), pac.binary_slice(raw, 1, -2))
+    _same(pc.binary_slice(raw, 0, -1), pac.binary_slice(raw, 0, -1))
+    sep = pa.scalar(",")
+    _same(pc.binary_join_element_wise(TEXT, TEXT, sep),
+          pac.binary_join_element_wise(TEXT, TEXT, sep))
+
+
+def test_selection_functions_are_pyarrow_computes() -> None:
+    mask = pa.array([True, False, None, True, False, True, False])
+    _same(pc.filter(TEXT, mask), pac.filter(TEXT, mask))
+    _same(pc.if_else(mask, TEXT, pa.scalar("-")), pac.if_else(mask, TEXT, pa.scalar("-")))
+    repl = pa.array(["a", "b", "c"])
+    flags = pa.array([True, False, False, True, False, True, False])
+    _same(pc.replace_with_mask(TEXT, flags, repl), pac.replace_with_mask(TEXT, flags, repl))
+    index = pa.array([3, 0, 0], pa.int64())
+    _same(pc.take(TEXT, index), pac.take(TEXT, index))
+    with pytest.raises(IndexError):
+        pc.take(TEXT, pa.array([7], pa.int64()))
+    _same(pc.min_max(FLOATS), pac.min_max(FLOATS))
+    _same(pc.dictionary_encode(TEXT), pac.dictionary_encode(TEXT))
+
+
+def test_other_names_come_from_pyarrow_compute() -> None:
+    assert pc.sum(pa.array([1.5, 2.0])).as_py() == 3.5  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        pc.__wrapped__  # noqa: B018 - a dunder is not looked up in pyarrow.compute
