@@ -87,6 +87,27 @@ def test_csv_runs_do_not_import_pyarrow_compute(tmp_path: Path, command: list[st
             assert got == [v if v is None else pytest.approx(v, rel=1e-15) for v in want]
 
 
+def test_csv_folder_imports_neither_parquet_nor_compute(tmp_path: Path) -> None:
+    # pyarrow.parquet (~50 ms) is for Parquet datasets only
+    for year, rows in (("2025", "1,2\n"), ("2026", "3,4\n")):
+        part = tmp_path / "in" / f"year={year}"
+        part.mkdir(parents=True)
+        (part / "p.csv").write_text("a,b\n" + rows)
+    out = tmp_path / "out.csv"
+    report = _run(["normalize", "--columns", "a,b", str(tmp_path / "in"), str(out)],
+                  "sorted(m for m in ('pyarrow.parquet', 'pyarrow.compute', 'normcli.io.dataset') "
+                  "if m in mods)")
+    assert report == "['normcli.io.dataset']"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "a,b,year"
+    for line, (a, b, year) in zip(lines[1:], [(1.0, 2.0, "2025"), (3.0, 4.0, "2026")],
+                                  strict=True):
+        x, y, label = line.split(",")
+        n = math.hypot(a, b)
+        assert (float(x), float(y), label) == (pytest.approx(a / n, rel=1e-15),
+                                               pytest.approx(b / n, rel=1e-15), year)
+
+
 # -- normcli.compute against pyarrow.compute ---------------------------------------------------
 TEXT = pa.array(["1.5", " 2 ", None, "x\"y", "", "1e-6", "-0"])
 FLOATS = pa.array([1.5, None, -0.0, 1e300, float("nan"), 3.0])

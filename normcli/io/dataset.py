@@ -31,8 +31,8 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from .. import compute as pc
 from ..columns import ColumnKinds
 from ..errors import DataError, UsageError
 from .arrays import int64s, string_scalar
@@ -338,6 +338,8 @@ class Dataset:
                 out.append(Unit(f, i, None, row, None))
                 row = None  # CSV rows are only known by reading
                 continue
+            import pyarrow.parquet as pq  # here: ~50 ms that CSV datasets need not pay
+
             source = self.source(f)
             try:
                 handle: Any = (source.open_random() if isinstance(source, RemoteSource)
@@ -452,9 +454,9 @@ class MultiReader(TableReader):
                 out.append(pa.repeat(string_scalar(""), n) if keeps_text(self.kind)
                            else pa.nulls(n, t))
             elif pa.types.is_integer(t):
-                out.append(int64s(np.full(n, int(value), dtype=np.int64)).cast(t))
+                out.append(pc.cast(int64s(np.full(n, int(value), dtype=np.int64)), t))
             else:
-                out.append(pa.repeat(string_scalar(value), n).cast(t))
+                out.append(pc.cast(pa.repeat(string_scalar(value), n), t))
         return out
 
     def _reader(self, i: int) -> TableReader:
