@@ -87,6 +87,28 @@ def test_csv_runs_do_not_import_pyarrow_compute(tmp_path: Path, command: list[st
             assert got == [v if v is None else pytest.approx(v, rel=1e-15) for v in want]
 
 
+@pytest.mark.parametrize("command", [
+    ["normalize", "{src}", "{tmp}/out.parquet"],
+    ["fit", "-y", "b", "--penalty", "l1", "--alpha", "0.01", "--drop-missing", "{src}",
+     "{tmp}/model.json"],
+])
+def test_parquet_and_fit_do_not_import_pyarrow_compute(tmp_path: Path,
+                                                       command: list[str]) -> None:
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ["x", "y", "z"], "a": [1.0, 3.0, None], "b": [2.0, 4.0, 5.0]}),
+                   src)
+    report = _run([a.format(src=src, tmp=tmp_path) for a in command],
+                  "'pyarrow.compute' in mods")
+    assert report == "False"
+    if command[0] == "normalize":
+        got = pq.read_table(tmp_path / "out.parquet").to_pydict()
+        assert got["id"] == ["x", "y", "z"]
+        assert got["a"] == [pytest.approx(1 / math.hypot(1, 2), rel=1e-15), 0.6, None]
+        assert got["b"] == [pytest.approx(2 / math.hypot(1, 2), rel=1e-15), 0.8, 1.0]
+
+
 def test_csv_folder_imports_neither_parquet_nor_compute(tmp_path: Path) -> None:
     # pyarrow.parquet (~50 ms) is for Parquet datasets only
     for year, rows in (("2025", "1,2\n"), ("2026", "3,4\n")):
