@@ -94,7 +94,7 @@ def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
             raise UsageError("'-' (standard input) is for the command line; pass a path or data")
         spec = InputSpec(path=path, fmt=input_format, delimiter=delimiter, header=header,
                          chunk_rows=chunk_rows,
-                         na_values=None if na_values is None else tuple(na_values))
+                         na_values=None if na_values is None else tuple(na_values), api=True)
         opened = _Opened(Job(spec), None, arrow=False)
     else:
         raise TypeError("data must be a pandas DataFrame, a pyarrow Table or RecordBatchReader, "

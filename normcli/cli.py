@@ -383,6 +383,7 @@ def fit(
         columns=parse_list(columns), exclude=parse_list(exclude), plot=plot, path=path_file,
         plot_log_mse=plot_log_mse,
     )
+    fit_mod.check_side_files(opts)  # before the input is opened
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
     job = None

@@ -57,9 +57,26 @@ def _client(client: Any, scheduler: str | None) -> Any:
         yield cluster
 
 
+#: The reading and writing options a path input takes (as :func:`normcli.normalize` does).
+_IO_KEYS = ("input_format", "delimiter", "header", "chunk_rows", "na_values", "output_format",
+            "output_delimiter")
+
+
 def _spec(data: Any, io: dict[str, Any]) -> InputSpec:
+    unknown = sorted(set(io) - set(_IO_KEYS))
+    if unknown:  # never silently ignored (a misspelt option included)
+        raise TypeError(f"unknown option {unknown[0]!r}")
+    na_values = io.get("na_values")
     return InputSpec(path=_path(data), fmt=io.get("input_format"), delimiter=io.get("delimiter"),
-                     header=io.get("header", True), chunk_rows=io.get("chunk_rows"))
+                     header=io.get("header", True), chunk_rows=io.get("chunk_rows"),
+                     na_values=None if na_values is None else tuple(na_values), api=True)
+
+
+def _no_io(io: dict[str, Any]) -> None:
+    """Reading and writing options with a dask DataFrame: refused, never silently ignored."""
+    if io:
+        raise UsageError(f"{', '.join(sorted(io))}: these say how to read or write files; they "
+                         "do not apply to a dask DataFrame (its columns are typed)")
 
 
 def _out(output: str | os.PathLike[str], io: dict[str, Any], folder: bool = True) -> OutputSpec:
@@ -164,13 +181,15 @@ def fit(data: Any, target: str, *, client: Any = None, scheduler: str | None = N
     """:func:`normcli.fit` on the cluster: the same options, the same :class:`normcli.Model`.
 
     ``data`` is a path the workers can read, or a dask DataFrame. I/O options (``input_format``,
-    ``delimiter``, ``header``, ``chunk_rows``) apply to paths."""
+    ``delimiter``, ``header``, ``chunk_rows``, ``na_values``) apply to paths."""
     from .api import Model
     from .ops import fit as fit_mod
 
     io: dict[str, Any] = {k: options.pop(k) for k in ("input_format", "delimiter", "header",
-                                                      "chunk_rows") if k in options}
+                                                      "chunk_rows", "na_values") if k in options}
     opts = _fit_options(target, options)
+    if _is_frame(data):
+        _no_io(io)
     with _client(client, scheduler) as cluster:
         if _is_frame(data):
             with _meta_job(data) as job:
@@ -185,7 +204,10 @@ def fit(data: Any, target: str, *, client: Any = None, scheduler: str | None = N
 def _fit_options(target: str, options: dict[str, Any]) -> Any:
     from .ops import fit as fit_mod
 
-    known = set(fit_mod.FitOptions.__dataclass_fields__) - {"target", "plot"}
+    # --plot and --path are files the command line writes; on the cluster they would be
+    # accepted and never written
+    known = set(fit_mod.FitOptions.__dataclass_fields__) - {"target", "plot", "plot_log_mse",
+                                                            "path"}
     unknown = set(options) - known
     if unknown:
         raise TypeError(f"unknown option {sorted(unknown)[0]!r}")
@@ -211,6 +233,8 @@ def scaler(data: Any, kind: Literal["minmax", "zscore", "maxabs"] = "minmax", *,
     normalize_mod.check_range(rng)
     cols = None if columns is None else [str(c) for c in columns]
     excl = None if exclude is None else [str(c) for c in exclude]
+    if _is_frame(data):
+        _no_io(io)
     with _client(client, scheduler) as cluster:
         if _is_frame(data):
             with _meta_job(data) as job:
@@ -276,9 +300,7 @@ def _column_norm_params(data: Any, options: dict[str, Any], client: Any,
 
 
 def _pop_io(options: dict[str, Any]) -> dict[str, Any]:
-    keys = ("input_format", "delimiter", "header", "chunk_rows", "output_format",
-            "output_delimiter")
-    return {k: options.pop(k) for k in keys if k in options}
+    return {k: options.pop(k) for k in _IO_KEYS if k in options}
 
 
 def _normalize_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +360,7 @@ def predict(model: Any, data: Any, output: str | os.PathLike[str] | None = None,
 
     core = api._core_model(model)
     if _is_frame(data):
+        _no_io(io)
         meta = api.predict(model, data._meta, name=name)
         return data.map_partitions(lambda pdf: api.predict(model, pdf, name=name), meta=meta)
     if output is None:

@@ -115,6 +115,17 @@ class InputSpec:
     na_values: tuple[str, ...] | None = None
     #: Called with the column names before any data row is read (may raise).
     check_header: Callable[[list[str]], None] | None = None
+    #: Messages name the Python API's parameters (``header=False``), not the options.
+    api: bool = False
+
+    def check_options(self, fmt: str) -> None:
+        """Refuse a reading option that does not apply to input in ``fmt`` (the format
+        registry's one rule, :func:`normcli.formats.check_reading_options`)."""
+        from .formats import check_reading_options
+
+        check_reading_options(fmt, delimiter=self.delimiter is not None,
+                              no_header=not self.header, na_values=self.na_values is not None,
+                              api=self.api)
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,7 @@ class Job:
             self.fmt = dataset.fmt
         else:
             self.fmt = resolve_input_format(spec.path, spec.fmt)
+        spec.check_options(self.fmt)
         if spec.delimiter is not None:
             delimiter = check_delimiter(spec.delimiter, "--delimiter")
         else:
@@ -341,6 +353,9 @@ def typed_output(out: OutputSpec, job: Job | None = None) -> bool:
 
 def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
     if out.delimiter is not None:
+        from .formats import check_writing_options
+
+        check_writing_options(fmt, delimiter=True)  # not silently ignored (Parquet, JSON)
         return check_delimiter(out.delimiter, "--output-delimiter")
     natural = default_delimiter(fmt)
     if natural != ",":  # TSV is tab-separated whatever the input's delimiter

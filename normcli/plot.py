@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, BinaryIO
 
 from .errors import UsageError
+
+#: The image formats ``--plot`` writes, by file extension (matplotlib's ``savefig`` formats
+#: that need nothing beyond matplotlib itself: not ``pgf``, which needs LaTeX, nor the raw
+#: pixel buffers ``raw``/``rgba``).
+IMAGE_FORMATS = ("png", "svg", "svgz", "pdf", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def image_format(path: str) -> str:
+    """The image format of ``--plot PATH``, from its extension (case-insensitive); an unknown
+    or missing extension is a usage error (checked before any data is read)."""
+    ext = os.path.splitext(os.path.basename(path))[1].lower().lstrip(".")
+    if ext not in IMAGE_FORMATS:
+        given = f"'.{ext}' is not an image format" if ext else "no extension"
+        raise UsageError(f"--plot {path}: {given}; the extension chooses the format: "
+                         + ", ".join(f".{e}" for e in IMAGE_FORMATS))
+    return ext
 
 
 def check_available() -> None:
@@ -14,14 +31,25 @@ def check_available() -> None:
         raise UsageError("--plot needs matplotlib: pip install 'normcli[plot]'") from None
 
 
-def plot_report(report: Any, fh: BinaryIO) -> None:
+def plot_report(report: Any, fh: BinaryIO, fmt: str = "png") -> None:
+    import io
+    import logging
+
     import matplotlib.pyplot as plt
 
     fig = make_figure(report)
+    log = logging.getLogger("matplotlib")
+    level = log.level
+    buf = io.BytesIO()  # some writers (Pillow's TIFF) seek in their file
     try:
-        fig.savefig(fh, format="png", dpi=100)
+        # A successful run prints nothing: matplotlib logs notices such as PostScript's "does
+        # not support transparency" (the image is written all the same).
+        log.setLevel(logging.ERROR)
+        fig.savefig(buf, format=fmt, dpi=100)
     finally:
+        log.setLevel(level)
         plt.close(fig)
+    fh.write(buf.getbuffer())
 
 
 def make_figure(report: Any) -> Any:

@@ -254,6 +254,7 @@ def open_input(spec: InputSpec) -> tuple[Job, Dataset, list[U.UnitSpec]]:
         name = os.path.basename(spec.path)
         dataset = Dataset(spec.path, [DataFile(spec.path, name, os.path.getsize(spec.path))],
                           fmt, [], [])
+    spec.check_options(dataset.fmt)
     delimiter = (check_delimiter(spec.delimiter, "--delimiter") if spec.delimiter is not None
                  else None)
     dialect = CsvDialect(delimiter or default_delimiter(dataset.fmt), spec.header)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ..errors import UsageError
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -42,8 +44,14 @@ class Format:
     keeps_text: bool = False
     #: Binary: never written to a terminal.
     binary: bool = False
-    #: Delimited text: the default field separator.
+    #: Delimited text: the default field separator. Only delimited input has a field
+    #: separator and a header row to go without (``--delimiter``, ``--no-header``).
     delimiter: str | None = None
+    #: Cells are read from text that may spell a number or a missing value (CSV and TSV cells,
+    #: JSON Lines strings), so the missing-value spellings (``--na-values``) apply.
+    text_cells: bool = False
+    #: The name users know it by, in messages.
+    title: str = ""
 
 
 #: The registry: one line per format module (each defines ``FORMATS``).
@@ -80,6 +88,60 @@ def readable() -> list[str]:
 
 def writable() -> list[str]:
     return [f.name for f in all_formats() if f.writer is not None]
+
+
+#: The options that say how to read the input, as the command line and the Python API spell
+#: them, and what each is for.
+_READING_OPTIONS = {
+    "delimiter": (("--delimiter", "delimiter"),
+                  "it is the field separator of CSV/TSV input{output}"),
+    "no_header": (("--no-header", "header=False"),
+                  "it is for CSV/TSV input without a header row; {title} columns are named by "
+                  "{names}"),
+    "na_values": (("--na-values", "na_values"),
+                  "it lists texts read as missing in CSV/TSV cells and JSON Lines strings; "
+                  "{title} columns are typed, a missing value is a null"),
+}
+
+
+def check_reading_options(fmt: str, *, delimiter: bool = False, no_header: bool = False,
+                          na_values: bool = False, api: bool = False) -> None:
+    """The one rule for every input format: an option that says how to read the input and
+    does not apply to ``fmt`` is a usage error (never silently ignored).
+
+    ``--delimiter`` and ``--no-header`` apply to delimited text (CSV, TSV); ``--na-values`` to
+    formats whose cells are text (CSV, TSV, and JSON Lines, whose strings are read as CSV
+    cells are). ``api``: name the Python API's parameters instead of the options.
+    """
+    found = get(fmt)
+    if found is None:
+        return
+    applies = {"delimiter": found.delimiter is not None, "no_header": found.delimiter is not None,
+               "na_values": found.text_cells}
+    given = {"delimiter": delimiter, "no_header": no_header, "na_values": na_values}
+    for key, (spellings, why) in _READING_OPTIONS.items():
+        if given[key] and not applies[key]:
+            title = found.title or found.name
+            names = "the file's schema" if found.typed else "the objects' keys"
+            output = "" if api else "; the output's is --output-delimiter"
+            raise UsageError(f"{spellings[1 if api else 0]} does not apply to {title} input ("
+                             + why.format(title=title, names=names, output=output) + ")")
+
+
+def is_delimited(fmt: str) -> bool:
+    """Whether ``fmt`` is delimited text (CSV, TSV): it has a field separator."""
+    found = get(fmt)
+    return found is not None and found.delimiter is not None
+
+
+def check_writing_options(fmt: str, *, delimiter: bool = False) -> None:
+    """The output side of the same rule: ``--output-delimiter`` applies to delimited output
+    (CSV, TSV) only; for any other output format it is a usage error."""
+    if delimiter and not is_delimited(fmt):
+        found = get(fmt)
+        title = (found.title or found.name) if found is not None else fmt
+        raise UsageError(f"--output-delimiter does not apply to {title} output (it is the field "
+                         "separator of CSV/TSV output)")
 
 
 def by_extension(path: str) -> Format | None:

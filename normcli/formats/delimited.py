@@ -70,7 +70,7 @@ class _NestedAsJson(TableWriter):
 
 FORMATS = (
     Format("csv", (".csv",), typed=False, reader=_reader, writer=_writer, keeps_text=True,
-           delimiter=","),
+           delimiter=",", text_cells=True, title="CSV"),
     Format("tsv", (".tsv", ".tab"), typed=False, reader=_reader, writer=_writer,
-           keeps_text=True, delimiter="\t"),
+           keeps_text=True, delimiter="\t", text_cells=True, title="TSV"),
 )

@@ -18,4 +18,4 @@ def _writer(stream: BinaryIO, schema: pa.Schema, delimiter: str, header: bool) -
     return JsonWriter(stream)
 
 
-FORMATS = (Format("json", (".json",), typed=False, writer=_writer),)
+FORMATS = (Format("json", (".json",), typed=False, writer=_writer, title="JSON"),)

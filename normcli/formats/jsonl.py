@@ -287,5 +287,6 @@ def _writer(stream: BinaryIO, schema: pa.Schema, delimiter: str, header: bool) -
 
 
 FORMATS = (
-    Format("jsonl", (".jsonl", ".ndjson"), typed=False, reader=_reader, writer=_writer),
+    Format("jsonl", (".jsonl", ".ndjson"), typed=False, reader=_reader, writer=_writer,
+           text_cells=True, title="JSON Lines"),
 )

@@ -29,5 +29,5 @@ def _writer(stream: BinaryIO, schema: pa.Schema, delimiter: str, header: bool) -
 
 FORMATS = (
     Format("parquet", (".parquet", ".pq"), typed=True, reader=_reader, writer=_writer,
-           binary=True),
+           binary=True, title="Parquet"),
 )

@@ -86,10 +86,23 @@ def resolve_input_format(path: str, override: str | None) -> str:
     return fmt
 
 
+def refuse_compressed_output(path: str, option: str = "") -> None:
+    """Output is never compressed: a name ending in ``.gz``, ``.bz2`` or ``.zst`` would hold
+    plain text, so it is a usage error that says what to do instead."""
+    base, codec = split_compression(path)
+    if codec is not None:
+        where = f"{option} {path}" if option else path
+        raise UsageError(f"{where}: normcli does not compress its output; name the file "
+                         f"{os.path.basename(base)} and compress it afterwards (or write to "
+                         "standard output and pipe it through a compressor)")
+
+
 def resolve_output_format(path: str | None, override: str | None, default: str = "csv") -> str:
     from .. import formats
 
     names = formats.writable()
+    if path is not None and not is_std(path):
+        refuse_compressed_output(path)
     if override:
         if override not in names:
             raise UsageError(f"unknown output format {override!r} ({', '.join(names)})")

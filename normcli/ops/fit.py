@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .. import __version__
+from .. import __version__, formats
 from .. import compute as pc
 from ..columns import Selection, check_numbers, index_of
 from ..errors import DataError, UsageError
@@ -31,7 +31,7 @@ from ..fit_report import (
     write_text,
 )
 from ..io.arrays import codes, strings, to_arrow
-from ..io.formats import format_of, resolve_output_format
+from ..io.formats import format_of, refuse_compressed_output, resolve_output_format
 from ..io.reader import Chunk
 from ..io.writer import Destination, Outputs, write_table
 from ..pipeline import Job, OutputSpec, ordered_map, output_delimiter
@@ -272,6 +272,28 @@ def _check_options(opts: FitOptions) -> None:
     if opts.path is not None and opts.penalty == "none":
         raise UsageError("--path writes the regularization path; it needs --penalty l1, l2 or "
                          "elasticnet")
+    check_side_files(opts)
+
+
+def check_side_files(opts: FitOptions) -> tuple[str | None, str | None]:
+    """The formats of ``--path`` and ``--plot`` (None: not given), from their extensions: the
+    path table in any format the output registry writes, the plot in an image format
+    matplotlib writes. An unknown or missing extension is a usage error, raised before any data
+    is read (the command line checks here before it opens the input)."""
+    path_fmt = plot_fmt = None
+    if opts.path is not None:
+        refuse_compressed_output(opts.path, "--path")
+        path_fmt = format_of(opts.path)
+        if path_fmt is None or path_fmt not in formats.writable():
+            known = [e for f in formats.all_formats() if f.writer is not None
+                     for e in f.extensions]
+            raise UsageError(f"--path {opts.path}: the extension chooses the table's format; "
+                             f"name a {', '.join(known[:-1])} or {known[-1]} file")
+    if opts.plot is not None:
+        from ..plot import image_format
+
+        plot_fmt = image_format(opts.plot)
+    return path_fmt, plot_fmt
 
 
 def header_check(opts: FitOptions) -> Callable[[list[str]], None]:
@@ -397,17 +419,18 @@ def run(job: Job, out: OutputSpec, opts: FitOptions, *,
         dests["model"] = Destination(out.path, report_format(out), input_path=job.input_path,
                                      group=outputs)
         check_side_paths(input_path, out.path, {"--plot": opts.plot, "--path": opts.path})
-        if opts.path is not None:
-            path_fmt = format_of(opts.path)
-            if path_fmt is None:
-                raise UsageError(f"--path {opts.path}: name a .csv, .tsv, .parquet or .json file")
+        path_fmt, plot_fmt = check_side_files(opts)
+        if out.delimiter is not None and not any(
+                formats.is_delimited(f) for f in (dests["model"].fmt, path_fmt) if f):
+            formats.check_writing_options(dests["model"].fmt, delimiter=True)
+        if opts.path is not None and path_fmt is not None:
             dests["path"] = Destination(opts.path, path_fmt, input_path=job.input_path,
                                         group=outputs)
-        if opts.plot is not None:
+        if opts.plot is not None and plot_fmt is not None:
             from ..plot import check_available
 
             check_available()
-            dests["plot"] = Destination(opts.plot, "png", input_path=job.input_path,
+            dests["plot"] = Destination(opts.plot, plot_fmt, input_path=job.input_path,
                                         group=outputs)
 
     report = compute(job, opts, ready=ready, engine=engine)
@@ -420,17 +443,23 @@ def run(job: Job, out: OutputSpec, opts: FitOptions, *,
             elif fmt == "text":
                 write_text(fh, report)
             else:
-                write_coefficients(fh, report, fmt, output_delimiter(job, out, fmt))
+                write_coefficients(fh, report, fmt, _delimiter(job, out, fmt))
         if path_dest is not None:
             with path_dest as tfh:
                 write_path_table(tfh, report, path_dest.fmt,
-                                 output_delimiter(job, out, path_dest.fmt))
+                                 _delimiter(job, out, path_dest.fmt))
         if plot_dest is not None:
             from ..plot import plot_report
 
             with plot_dest as pfh:
-                plot_report(report, pfh)
+                plot_report(report, pfh, plot_dest.fmt)
     return report
+
+
+def _delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
+    """The field separator of a delimited table (``--output-delimiter`` may be meant for the
+    other of the model and ``--path``: it was checked to apply to one of them)."""
+    return output_delimiter(job, out, fmt) if formats.is_delimited(fmt) else ","
 
 
 def report_format(out: OutputSpec) -> str:
