@@ -73,19 +73,19 @@ io_options = _apply(
         click.option(
             "--delimiter",
             metavar="CHAR",
-            help="Field separator of the input, one ASCII character (and of the output, unless "
-            "--output-delimiter). '\\t' or 'tab' for a tab.",
+            help="Field separator of CSV/TSV input, one ASCII character (and of the output, "
+            "unless --output-delimiter). '\\t' or 'tab' for a tab.",
         ),
         click.option(
             "--output-delimiter",
             metavar="CHAR",
-            help="Field separator of the output, one ASCII character (not a digit, '.', 'e', "
-            "'E', '+' or '-').",
+            help="Field separator of CSV/TSV output, one ASCII character (not a digit, '.', "
+            "'e', 'E', '+' or '-').",
         ),
         click.option(
             "--no-header",
             is_flag=True,
-            help="The input has no header row; columns are column_1, column_2, ...",
+            help="The CSV/TSV input has no header row; columns are column_1, column_2, ...",
         ),
         click.option(
             "--chunk-rows",
@@ -108,8 +108,9 @@ column_options = _apply(
         click.option(
             "--na-values",
             metavar="A,B",
-            help="Texts read as missing, replacing the default list (pandas': NA, N/A, n/a, "
-            "NaN, null, NULL, None, #N/A, <NA>, ...). An empty cell is always missing.",
+            help="Texts read as missing in CSV/TSV cells and JSON Lines strings, replacing the "
+            "default list (pandas': NA, N/A, n/a, NaN, null, NULL, None, #N/A, <NA>, ...). An "
+            "empty cell is always missing.",
         ),
     ]
 )
@@ -330,7 +331,8 @@ fit_options = _apply(
         click.option(
             "--plot",
             metavar="FILE.png",
-            help="Draw the coefficient path and the CV curve (needs normcli[plot]).",
+            help="Draw the coefficient path and the CV curve (needs normcli[plot]); the "
+            "extension chooses the image format: .png, .svg, .pdf, .eps, .jpg, .tiff, ...",
         ),
         click.option(
             "--plot-log-mse", is_flag=True, help="Draw the CV curve of --plot on a log MSE axis."
@@ -340,7 +342,8 @@ fit_options = _apply(
             "path_file",
             metavar="FILE.csv",
             help="Also write the coefficients at every alpha of the grid "
-            "(alpha,n_nonzero,cv_mse,cv_mse_se,<feature>...).",
+            "(alpha,n_nonzero,cv_mse,cv_mse_se,<feature>...); the extension chooses the format "
+            "(.csv, .tsv, .parquet, .json, .jsonl).",
         ),
     ]
 )
