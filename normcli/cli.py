@@ -134,6 +134,18 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> No
     check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
 
 
+def _refuse_unused(rules: list[tuple[str, bool, str]]) -> None:
+    """Options given on the command line that would have no effect, as ``(parameter, applies,
+    message)``: a usage error, never silently ignored (an option left at its default passes)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for param, applies, message in rules:
+        if not applies and ctx.get_parameter_source(param) in (ParameterSource.COMMANDLINE,
+                                                               ParameterSource.ENVIRONMENT):
+            raise UsageError(message)
+
+
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
           no_header: bool, chunk_rows: int | None, na_values: str | None,
           check_header: Callable[[list[str]], None] | None = None) -> Job:
@@ -324,6 +336,7 @@ def norm(
         to_columns=parse_list(to_columns), columns=parse_list(columns),
         exclude=parse_list(exclude),
     )
+    _refuse_unused(norm_mod.unused_options(opts))
     _distinct(input, output, {})
     if _use_dask(engine, scheduler):
         rows = _dask().norm(
@@ -383,9 +396,10 @@ def fit(
         columns=parse_list(columns), exclude=parse_list(exclude), plot=plot, path=path_file,
         plot_log_mse=plot_log_mse,
     )
-    fit_mod.check_side_files(opts)  # before the input is opened
+    _refuse_unused(fit_mod.unused_options(opts))
     out = _output_spec(output, output_format, output_delimiter)
     _distinct(input, output, {"--plot": plot, "--path": path_file})
+    fit_mod.check_side_files(opts)  # before the input is opened
     job = None
     if _use_dask(engine, scheduler):
         report = _dask().fit(_spec(input, input_format, delimiter, no_header, chunk_rows,
@@ -428,6 +442,8 @@ def predict(
     from .ops import predict as predict_mod
 
     session = _session(progress, quiet, verbose)
+    _refuse_unused([("name", not selected, "--name names the prediction column; --selected "
+                     "writes the selected features, not predictions")])
     _distinct(input, output, {"--model": model})
     if _use_dask(engine, scheduler):
         if selected:

@@ -269,3 +269,51 @@ def test_dask_api_options(inputs: dict[str, Path]) -> None:
     for option in ("path", "plot_log_mse"):
         with pytest.raises(TypeError, match=f"unknown option '{option}'"):
             nd.fit(inputs["parquet"], "y", **{option: "p.csv" if option == "path" else True})
+
+
+# -- options that only mean something with others -----------------------------------------------
+@pytest.mark.parametrize(("args", "message"), [
+    (["fit", "-y", "y", "--select", "1se"], "--select picks alpha from the cross-validation"),
+    (["fit", "-y", "y", "--seed", "3"], "--seed assigns the folds of --cv"),
+    (["fit", "-y", "y", "--penalty", "l1", "--cv", "3", "--fold-column", "a", "--seed", "3"],
+     "--seed assigns the folds of --cv"),
+    (["fit", "-y", "y", "--plot-log-mse"], "--plot-log-mse draws the CV curve of --plot"),
+    (["fit", "-y", "y", "--penalty", "l1", "--plot", "p.png", "--plot-log-mse"],
+     "--plot-log-mse draws the CV curve of --plot"),
+    (["norm", "--axis", "columns", "--only"], "--only writes the row norms alone"),
+    (["predict", "--model", "m.json", "--selected", "--name", "p"], "--name names the "
+     "prediction column"),
+])
+def test_option_without_effect_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    """Refused before anything is read (the input does not exist)."""
+    code, out, err = run_main([*args, str(tmp_path / "missing.csv")])
+    assert code == 2
+    assert error_line(err) .startswith(f"normcli: error: {message}")
+    assert out == b""
+
+
+def test_options_left_at_their_defaults_pass(reg: tuple[Path, np.ndarray, np.ndarray],
+                                             tmp_path: Path) -> None:
+    """Only options given are checked: the defaults of --select, --seed are fine without --cv,
+    and the given ones are fine where they apply."""
+    code, _, err = run_main(["fit", "-y", "y", "--penalty", "l1", str(reg[0]),
+                             str(tmp_path / "m.json")])
+    assert (code, err) == (0, "")
+    code, _, err = run_main(["fit", "-y", "y", "--penalty", "l1", "--cv", "3", "--seed", "2",
+                             "--select", "1se", str(reg[0]), str(tmp_path / "m.json")])
+    assert (code, err) == (0, "")
+
+
+def test_plot_naming_a_file_of_a_dataset_input_is_refused(tmp_path: Path) -> None:
+    """With an image extension, --plot that names an input file (through a link) is still
+    refused as such."""
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x,y\n1,2\n2,3\n3,5\n")
+    link = tmp_path / "a.png"
+    link.symlink_to(folder / "a.csv")
+    code, _, err = run_main(["fit", "-y", "y", "--plot", str(link), str(folder),
+                             str(tmp_path / "m.json")])
+    assert code == 2
+    assert "is a file of the input" in error_line(err)
+    assert (folder / "a.csv").read_text() == "x,y\n1,2\n2,3\n3,5\n"

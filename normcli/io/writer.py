@@ -43,16 +43,36 @@ _NEWLINE = string_scalar("\n")
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back (main thread only) until the block ends."""
+    """Hold SIGINT, SIGTERM and SIGHUP back (main thread only) until the block ends.
+
+    Blocking them in this thread is not enough: the kernel hands a signal sent to the process
+    to any thread that does not block it (a worker thread, Dask's event loop), and Python then
+    runs the handler in the main thread at once, inside the block. So the handlers are also
+    replaced by one that only records the signal, which is raised again when the block ends.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    held = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    caught: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    handlers = {}
+    for sig in held:
+        current = signal.getsignal(sig)
+        if current not in (signal.SIG_IGN, signal.SIG_DFL, None):
+            handlers[sig] = signal.signal(sig, record)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(held))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a pending one is recorded now
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # to the real handler, now that the block is done
 
 
 class Destination:

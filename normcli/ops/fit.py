@@ -275,6 +275,19 @@ def _check_options(opts: FitOptions) -> None:
     check_side_files(opts)
 
 
+def unused_options(opts: FitOptions) -> list[tuple[str, bool, str]]:
+    """``(option, applies, message)`` for the options that only mean something with others;
+    the command line refuses one given where it would be ignored."""
+    cv = opts.cv is not None
+    return [
+        ("select", cv, "--select picks alpha from the cross-validation; it needs --cv"),
+        ("seed", cv and opts.fold_column is None,
+         "--seed assigns the folds of --cv; it needs --cv (and no --fold-column)"),
+        ("plot_log_mse", cv and opts.plot is not None,
+         "--plot-log-mse draws the CV curve of --plot on a log axis; it needs --plot and --cv"),
+    ]
+
+
 def check_side_files(opts: FitOptions) -> tuple[str | None, str | None]:
     """The formats of ``--path`` and ``--plot`` (None: not given), from their extensions: the
     path table in any format the output registry writes, the plot in an image format

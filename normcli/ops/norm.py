@@ -36,6 +36,13 @@ class NormOptions:
     exclude: Sequence[str] | None = None
 
 
+def unused_options(opts: NormOptions) -> list[tuple[str, bool, str]]:
+    """``(option, applies, message)``: the command line refuses an option given where it
+    would be ignored."""
+    return [("only", opts.axis != "columns",
+             "--only writes the row norms alone; --axis columns writes column,norm already")]
+
+
 def parse_point(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
