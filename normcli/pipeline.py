@@ -210,6 +210,7 @@ class Job:
         self.delimiter_given = delimiter_given
         self.dialect = dialect
         self.reader = reader
+        self._numbers: list[int] = []
         try:
             check = getattr(self.spec, "check_header", None)
             if check is not None:
@@ -287,6 +288,23 @@ class Job:
             out += f"; passed through: {listing(passed)}"
         return out
 
+    def numbers_only(self, indices: Sequence[int]) -> None:
+        """Say that the passes to come need only the numbers of the columns at ``indices``
+        (their text is not written out): a CSV input then has Arrow parse them to float64 as
+        it reads (:meth:`~normcli.io.reader.CsvReader.with_numbers`), instead of building
+        text columns and parsing those. Call it before taking the chunks."""
+        self._numbers = sorted(set(self._numbers) | set(indices))
+
+    def _typed_reader(self) -> TableReader | None:
+        """A reader of the input from the first row that parses the columns of
+        :meth:`numbers_only` itself (None: keep reading text)."""
+        first = self.first
+        retype = getattr(self.reader, "with_numbers", None)
+        if not self._numbers or retype is None or first is None or first.flush:
+            return None  # (a stream whose first rows trickled in stays as it is)
+        reader: TableReader | None = retype(self._numbers, self.missing.to_pylist())
+        return reader
+
     def converter(self, indices: Sequence[int]) -> Converter:
         return Converter(self.reader, indices, self.missing)
 
@@ -302,6 +320,13 @@ class Job:
         if self._iter is None:
             raise RuntimeError("the first pass was already taken")
         it, self._iter = self._iter, None
+        typed = self._typed_reader()
+        first_chunk = self.first
+        if typed is not None:  # the first chunk is read again, with the numbers parsed
+            self.reader = typed
+            if first_chunk is not None:
+                self.first = Chunk(first_chunk.batch.slice(0, 0), 0)
+            return self._tick(iter(typed))
 
         def gen() -> Iterator[Chunk]:
             if self.first is not None:

@@ -1,9 +1,12 @@
 """Chunked readers for CSV/TSV and Parquet that know where each row came from.
 
 A reader yields :class:`Chunk` objects: an Arrow record batch plus the global index of its first
-row. CSV columns are always read as text (``string``): the caller decides which columns are numbers
-(see :mod:`normcli.columns`), so passthrough text is kept exactly, and a column never changes type
-half-way through a file. Physical line numbers are only needed when something is wrong, so they are
+row. CSV columns are read as text (``string``): the caller decides which columns are numbers (see
+:mod:`normcli.columns`) from the first chunk, so passthrough text is kept exactly, and a column never
+changes type half-way through a file. Once a command knows which columns it needs only as numbers,
+:meth:`CsvReader.with_numbers` reads the input again with Arrow parsing those columns to float64
+itself (missing spellings as null); a cell Arrow refuses there sends the rest of the input back to
+text, where :class:`~normcli.columns.Converter` accepts, refuses and words exactly as before. Physical line numbers are only needed when something is wrong, so they are
 found then, by scanning the input again with Python's :mod:`csv` module (which counts quoted
 newlines, CRLF line ends and skipped blank lines exactly as the file has them).
 """
@@ -13,7 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,10 +286,21 @@ class CsvReader(TableReader):
         dialect: CsvDialect,
         *,
         chunk_rows: int | None = None,
+        numeric: Sequence[int] = (),
+        missing: Sequence[str] = (),
+        row_bytes: float | None = None,
     ) -> None:
         self.source = source
         self.dialect = dialect
         self.chunk_rows = chunk_rows
+        #: Columns to parse to float64 (:meth:`with_numbers`), the missing spellings (null), and
+        #: the text bytes of a row (for chunk sizes and progress: typed columns have no text).
+        self.numeric = tuple(sorted(set(numeric)))
+        self.missing = tuple(missing)
+        self.row_bytes = row_bytes
+        #: Arrow reached the end of the input (all rows have been read into batches).
+        self.finished = False
+        self._rows_seen = 0
         self._body: _Body | None = None
         self._stream: Any = source.open_bytes()
         try:
@@ -304,6 +319,10 @@ class CsvReader(TableReader):
         names, header_bytes = self._parse_header(prefix)
         self.names = names
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
+        self._typed, self._end_col = self._typed_columns()
+        self._header_bytes = header_bytes
+        if self._typed and self.row_bytes is None:
+            self.row_bytes = max(1.0, len(body) / max(1, body.count(b"\n")))
         body = prefix[header_bytes:]
         self._block_size = self._choose_block_size(body, header_bytes)
         self.text_bytes = header_bytes  # decompressed bytes handed out so far (estimate)
@@ -320,8 +339,19 @@ class CsvReader(TableReader):
             return None
         return source.idle
 
+    def _typed_columns(self) -> tuple[frozenset[int], int]:
+        """The columns Arrow parses to float64, and a text column where the end row is seen."""
+        counts = Counter(self.names)
+        typed = {i for i in self.numeric if 0 <= i < len(self.names) and counts[self.names[i]] == 1}
+        if typed and len(typed) == len(self.names):
+            typed.discard(min(typed))  # one text column tells the end row from a row of nulls
+        end = next((i for i in range(len(self.names)) if i not in typed), 0)
+        return frozenset(typed), end
+
     def _end_row(self) -> bytes:
-        row = self.dialect.delimiter.join([_END] * max(1, len(self.names)))
+        # Its number cells are empty (missing), so that they parse.
+        cells = ["" if i in self._typed else _END for i in range(max(1, len(self.names)))]
+        row = self.dialect.delimiter.join(cells)
         return ("\n" + row + "\n").encode("utf-8")
 
     # -- set-up ------------------------------------------------------------------------------
@@ -387,11 +417,14 @@ class CsvReader(TableReader):
             newlines_in_values=True,
             ignore_empty_lines=True,
         )
+        typed = self._typed
         convert_opts = pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in self.names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
+            column_types={n: pa.float64() if i in typed else pa.string()
+                          for i, n in enumerate(self.names)},
+            strings_can_be_null=False,  # text columns keep every cell as it is
+            # Number columns: a missing spelling, quoted or not, is null (as its text would be).
+            quoted_strings_can_be_null=bool(typed),
+            null_values=list(self.missing) if typed else [],
             check_utf8=True,
         )
         return pacsv.open_csv(
@@ -399,14 +432,58 @@ class CsvReader(TableReader):
             convert_options=convert_opts,
         )
 
+    def with_numbers(self, numeric: Sequence[int], missing: Sequence[str]) -> CsvReader | None:
+        """A reader of the same input from the first row that parses the columns at
+        ``numeric`` to float64 (the cells in ``missing`` as null), this one closed; None when
+        that would not pay (the first chunk was all of the input, or rows trickle in on a
+        stream)."""
+        if self.finished or not numeric or self.numeric:
+            return None
+        row_bytes = None
+        if self._rows_seen:
+            row_bytes = max(1.0, (self.text_bytes - self._header_bytes) / self._rows_seen)
+        self.close()
+        return CsvReader(self.source, self.dialect, chunk_rows=self.chunk_rows,
+                         numeric=numeric, missing=missing, row_bytes=row_bytes)
+
+    def _size(self, batch: pa.RecordBatch) -> int:
+        """About how many bytes of CSV text ``batch`` came from."""
+        if self._typed and self.row_bytes is not None:
+            return int(batch.num_rows * self.row_bytes)
+        return _text_size(batch)
+
+    def _as_text(self) -> None:
+        """Read as text from now on, from the first row (the caller skips the rows it has)."""
+        if self._body is not None:
+            self._body.stop()
+            self._body.close()
+            self._body = None
+        self.numeric = ()
+        self.finished = False
+        self._stream = self.source.open_bytes()
+        self._set_up()
+
     def __iter__(self) -> Iterator[Chunk]:
         row = 0
         stalled = (lambda: self.source.stalled) if self.source.is_stream else None
         try:
-            for piece, flush in _rechunk(self._batches(), self.chunk_rows, DEFAULT_CHUNK_BYTES,
-                                         stalled):
-                yield Chunk(piece, row, flush=flush)
-                row += piece.num_rows
+            try:
+                for piece, flush in _rechunk(self._batches(), self.chunk_rows,
+                                             DEFAULT_CHUNK_BYTES, stalled, self._size):
+                    yield Chunk(piece, row, flush=flush)
+                    row += piece.num_rows
+            except pa.ArrowInvalid:
+                if not self._typed:
+                    raise
+                # Arrow refused a cell of a number column (a spelling it does not take, text,
+                # bytes that are not UTF-8) or the input itself (a field count, a record too
+                # long for a block): the rest is read as text, where the usual checks accept,
+                # locate and word it as they always have.
+                self._as_text()
+                for piece, flush in _rechunk(_drop_rows(self._batches(), row), self.chunk_rows,
+                                             DEFAULT_CHUNK_BYTES, stalled, self._size):
+                    yield Chunk(piece, row, flush=flush)
+                    row += piece.num_rows
         except pa.ArrowInvalid as exc:
             raise self._parse_error(exc) from exc
         except (OSError, pa.ArrowException) as exc:
@@ -428,15 +505,19 @@ class CsvReader(TableReader):
                     except StopIteration:
                         raise self._unterminated() from None
                     n = batch.num_rows
-                    if n and batch.column(0)[n - 1].as_py() == _END:
+                    if n and batch.column(self._end_col)[n - 1].as_py() == _END:
+                        self.finished = True
                         if n > 1:
+                            self._rows_seen += n - 1
+                            self.text_bytes += self._size(batch.slice(0, n - 1))
                             yield batch.slice(0, n - 1)
                         return
-                    self.text_bytes += _text_size(batch)
+                    self.text_bytes += self._size(batch)
+                    self._rows_seen += n
                     row += n
                     yield batch
             except pa.ArrowInvalid as exc:
-                if "straddl" not in str(exc):
+                if self._typed or "straddl" not in str(exc):
                     raise
             # A record longer than Arrow's block: parse it here, then restart Arrow after it.
             self._body.stop()
@@ -559,8 +640,8 @@ class CsvReader(TableReader):
 
     def rewind(self) -> CsvReader:
         self.close()
-        return CsvReader(self.source, self.dialect,
-                         chunk_rows=self.chunk_rows)
+        return CsvReader(self.source, self.dialect, chunk_rows=self.chunk_rows,
+                         numeric=self.numeric, missing=self.missing, row_bytes=self.row_bytes)
 
 
 def _bad_text(value: str) -> bool:
@@ -603,9 +684,20 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return out[0] if out else batches[0].slice(0, 0)
 
 
+def _drop_rows(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` without their first ``rows`` rows."""
+    for batch in batches:
+        if rows >= batch.num_rows:
+            rows -= batch.num_rows
+            continue
+        yield batch.slice(rows) if rows else batch
+        rows = 0
+
+
 def _rechunk(
     batches: Iterator[pa.RecordBatch], rows: int | None, nbytes: int,
     stalled: Callable[[], bool] | None = None,
+    size: Callable[[pa.RecordBatch], int] | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, bool]]:
     """Join Arrow's small blocks into chunks of ``rows`` rows (or about ``nbytes`` of text).
 
@@ -618,7 +710,7 @@ def _rechunk(
             continue
         pending.append(batch)
         n_rows += batch.num_rows
-        n_bytes += _text_size(batch)
+        n_bytes += (size or _text_size)(batch)
         ready: list[pa.RecordBatch] = []
         if rows is not None:
             if n_rows >= rows:

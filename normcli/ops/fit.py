@@ -513,6 +513,7 @@ def accumulate(
     columns = [*sel.used, t_idx] + ([w_idx] if w_idx is not None else [])
     names = [*sel.used_names, opts.target] + ([opts.weights] if opts.weights else [])
     conv = job.converter(columns)
+    job.numbers_only(columns)  # only their numbers are used: CSV parses them as it reads
     p = len(sel.used)
     parts: PartFold[_Accumulator] = PartFold(lambda part: _Accumulator(p, opts),
                                              lambda a, b: a.merge(b), parts_of(job.reader))

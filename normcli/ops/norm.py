@@ -81,6 +81,8 @@ def run(job: Job, sink: Sink, opts: NormOptions, *,  # noqa: C901
                              f"{len(sel.used)}")
         other = job.converter(other_sel.used)
 
+    if opts.axis == "columns" or opts.only:  # no input text is written: CSV parses the numbers
+        job.numbers_only(sel.used + (other.indices if other is not None else []))
     if opts.axis == "columns":
         acc = (engine or LOCAL).column_norms(job, sel.used, ord_)
         schema = pa.schema([pa.field("column", pa.string()), pa.field(opts.name, pa.float64())])

@@ -142,6 +142,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
             raise DataError(f"column {missing[0]!r} of the parameters is not in the input",
                             source=job.display)
     sel = job.select(columns, opts.exclude)
+    job.numbers_only(sel.used)  # their text is not written: CSV parses them as it reads
     names = sel.used_names
     conv = job.converter(sel.used)
     schema = float_schema(job.reader.schema, sel.used)
