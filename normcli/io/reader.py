@@ -2,13 +2,14 @@
 
 A reader yields :class:`Chunk` objects: an Arrow record batch plus the global index of its first
 row. CSV columns are read as text (``string``): the caller decides which columns are numbers (see
-:mod:`normcli.columns`) from the first chunk, so passthrough text is kept exactly, and a column never
-changes type half-way through a file. Once a command knows which columns it needs only as numbers,
-:meth:`CsvReader.with_numbers` reads the input again with Arrow parsing those columns to float64
-itself (missing spellings as null); a cell Arrow refuses there sends the rest of the input back to
-text, where :class:`~normcli.columns.Converter` accepts, refuses and words exactly as before. Physical line numbers are only needed when something is wrong, so they are
-found then, by scanning the input again with Python's :mod:`csv` module (which counts quoted
-newlines, CRLF line ends and skipped blank lines exactly as the file has them).
+:mod:`normcli.columns`) from the first chunk, so passthrough text is kept exactly, and a column
+never changes type half-way through a file. Once a command knows which columns it needs only as
+numbers, :meth:`CsvReader.with_numbers` reads the input again with Arrow parsing those columns to
+float64 itself (missing spellings as null); a cell Arrow refuses there sends the rest of the input
+back to text, where :class:`~normcli.columns.Converter` accepts, refuses and words it as before.
+Physical line numbers are only needed when something is wrong, so they are found then, by scanning
+the input again with Python's :mod:`csv` module (which counts quoted newlines, CRLF line ends and
+skipped blank lines exactly as the file has them).
 """
 
 from __future__ import annotations
@@ -321,9 +322,9 @@ class CsvReader(TableReader):
         self.schema = pa.schema([pa.field(n, pa.string()) for n in names])
         self._typed, self._end_col = self._typed_columns()
         self._header_bytes = header_bytes
+        body = prefix[header_bytes:]
         if self._typed and self.row_bytes is None:
             self.row_bytes = max(1.0, len(body) / max(1, body.count(b"\n")))
-        body = prefix[header_bytes:]
         self._block_size = self._choose_block_size(body, header_bytes)
         self.text_bytes = header_bytes  # decompressed bytes handed out so far (estimate)
         header_text = prefix[:header_bytes].decode("utf-8", "surrogateescape")
