@@ -345,7 +345,7 @@ class CsvReader(TableReader):
         counts = Counter(self.names)
         typed = {i for i in self.numeric if 0 <= i < len(self.names) and counts[self.names[i]] == 1}
         if typed and len(typed) == len(self.names):
-            typed.discard(min(typed))  # one text column tells the end row from a row of nulls
+            typed.discard(0)  # one text column tells the end row from a row of nulls
         end = next((i for i in range(len(self.names)) if i not in typed), 0)
         return frozenset(typed), end
 
@@ -448,8 +448,10 @@ class CsvReader(TableReader):
                          numeric=numeric, missing=missing, row_bytes=row_bytes)
 
     def _size(self, batch: pa.RecordBatch) -> int:
-        """About how many bytes of CSV text ``batch`` came from."""
-        if self._typed and self.row_bytes is not None:
+        """About how many bytes of CSV text ``batch`` came from: as a text read estimates it
+        while the first column is text (so chunks end where they would, and statistics merged
+        chunk by chunk keep their last bits), else from the bytes per row of the first chunk."""
+        if 0 in self._typed and self.row_bytes is not None:
             return int(batch.num_rows * self.row_bytes)
         return _text_size(batch)
 
