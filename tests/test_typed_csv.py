@@ -66,8 +66,26 @@ def _read_x(path: Path, na_values: tuple[str, ...] | None = None,
     return np.concatenate(parts), types
 
 
-def test_used_columns_come_as_float64_and_the_rest_as_text(tmp_path: Path) -> None:
-    src = _input(tmp_path / "in.csv", "2.5")
+@pytest.mark.parametrize("style", ["lf", "crlf", "quoted", "missing", "tsv"])
+def test_used_columns_come_as_float64_and_the_rest_as_text(tmp_path: Path, style: str) -> None:
+    # Ordinary inputs never leave the typed read (no column is read as text there).
+    src = _input(tmp_path / "in.csv", "2.5", quote=style == "quoted")
+    text = src.read_text()
+    if style == "crlf":
+        src.write_bytes(text.replace("\n", "\r\n").encode())
+    elif style == "quoted":
+        src.write_text(text.replace(",1.5,", ',"1.5",'))
+    elif style == "missing":
+        lines = text.splitlines()
+        for k in range(1, len(lines), 7):
+            parts = lines[k].split(",")
+            parts[1] = NA_VALUES[k % len(NA_VALUES)]
+            parts[1] = _cell(parts[1], quote=k % 2 == 0)
+            lines[k] = ",".join(parts)
+        src.write_text("\n".join(lines) + "\n")
+    elif style == "tsv":
+        src = tmp_path / "in.tsv"
+        src.write_text(text.replace(",", "\t"))
     with Job(InputSpec(str(src), chunk_rows=4)) as job:
         sel = job.select(["x"], None)
         job.numbers_only(sel.used)
