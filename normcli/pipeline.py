@@ -36,7 +36,12 @@ from .io.formats import (
     resolve_output_format,
 )
 from .io.paths import is_dataset, is_directory_output, is_url
-from .io.reader import Chunk, TableReader, open_reader
+from .io.reader import (
+    DEFAULT_PARQUET_ROWS,
+    Chunk,
+    TableReader,
+    open_reader,
+)
 from .io.source import Source
 from .io.writer import Destination, TableWriter, make_writer
 
@@ -50,6 +55,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+#: jemalloc's decay time (ms) for Arrow's freed pages; see :func:`choose_memory_pool`.
+_DECAY_MS = 200
+
+
 def choose_memory_pool() -> None:
     """Use jemalloc for Arrow's buffers when available (unless ARROW_DEFAULT_MEMORY_POOL says).
 
@@ -60,11 +69,11 @@ def choose_memory_pool() -> None:
         return
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        # Freed pages go back at once instead of after jemalloc's decay time: a streaming job
-        # frees a chunk's worth every few milliseconds. Measured on the 1M-row CSV job: peak
-        # RSS 250 MB instead of 270-310 MB, for about 1 s more system time (pages fault in
-        # again).
-        pa.jemalloc_set_decay_ms(0)
+        # Freed pages go back to the system after 200 ms, not at once: a streaming job frees a
+        # chunk's worth every few milliseconds, and with 0 every chunk faulted its pages in
+        # again (1M-row CSV job: 2-3.5 s of system time, against about 1 s now). Chunks are
+        # about 1 MB (io/reader.py), so what is kept meanwhile is small: peak RSS 170-190 MB.
+        pa.jemalloc_set_decay_ms(_DECAY_MS)
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pass
 
@@ -326,12 +335,14 @@ class Job:
             self.reader = typed
             if first_chunk is not None:
                 self.first = Chunk(first_chunk.batch.slice(0, 0), 0)
-            return self._tick(iter(typed))
+            return self._tick(_split_first(iter(typed)))
 
         def gen() -> Iterator[Chunk]:
             if self.first is not None:
-                yield self.first
-                self.first = Chunk(self.first.batch.slice(0, 0), 0)
+                first = self.first
+                self.first = Chunk(first.batch.slice(0, 0), 0)
+                yield from _pieces(first)
+                del first
             yield from it
 
         return self._tick(gen())
@@ -344,7 +355,7 @@ class Job:
     def again(self) -> Iterator[Chunk]:
         """The chunks of a second pass from the first row."""
         self.reader = self.reader.rewind()
-        return self._tick(iter(self.reader))
+        return self._tick(_split_first(iter(self.reader)))
 
     def __enter__(self) -> Job:
         return self
@@ -357,6 +368,35 @@ class Job:
             self.reader.close()  # no background read may outlive the job (see CsvReader.close)
         finally:
             self.source.close()
+
+
+def _joined(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
+    """``batches`` as one batch when they share a schema (one copy), else as they are."""
+    if len(batches) <= 1 or any(b.schema != batches[0].schema for b in batches):
+        return batches
+    return [pa.concat_batches(batches)]
+
+
+def _pieces(chunk: Chunk) -> Iterator[Chunk]:
+    """``chunk`` in ``chunk.pieces`` slices of equal rows (no copy).
+
+    The first chunk of a CSV input is about 4 MB of text (column types are decided from it),
+    later ones about one Arrow block: processed whole, its temporaries would be the largest of
+    the run. The reader says how many slices (the same for its text and typed reads)."""
+    n = chunk.num_rows
+    if chunk.pieces <= 1 or n <= 1:
+        yield chunk
+        return
+    step = -(-n // chunk.pieces)
+    for start in range(0, n, step):
+        last = start + step >= n
+        yield Chunk(chunk.batch.slice(start, step), chunk.row_start + start,
+                    flush=chunk.flush and last)
+
+
+def _split_first(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    for chunk in chunks:
+        yield from _pieces(chunk)
 
 
 @contextmanager
@@ -454,13 +494,28 @@ class Output:
                   transform: Callable[[Chunk], pa.RecordBatch]) -> int:
         """Transform and encode chunks in parallel, write them in order; returns the rows."""
         rows = 0
+        group: list[pa.RecordBatch] = []  # Parquet: batches for one row group
+        group_rows = 0
         for n, flush, encoded in ordered_map(
                 lambda c: (c.num_rows, c.flush, self.encode(transform(c))), chunks,
                 urgent=lambda c: c.flush):
-            self.put(encoded)
+            rows += n
+            if self.fmt == "parquet":
+                # CSV chunks are small (about 1 MB): a row group of at least
+                # DEFAULT_PARQUET_ROWS rows, not one per chunk.
+                group.append(encoded)
+                group_rows += n
+                if group_rows < DEFAULT_PARQUET_ROWS and not flush:
+                    continue
+                for encoded in _joined(group):
+                    self.put(encoded)
+                group, group_rows = [], 0
+            else:
+                self.put(encoded)
             if flush:  # the input stalled: what is complete goes out now
                 self.flush()
-            rows += n
+        for encoded in _joined(group):
+            self.put(encoded)
         return rows
 
     def flush(self) -> None:

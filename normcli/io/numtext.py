@@ -53,6 +53,21 @@ def csv_fast_delimiter(delimiter: str) -> bool:
     return delimiter.isascii() and not delimiter.isalnum() and delimiter not in "[]-+."
 
 
+#: Bytes of text scanned at a time by :func:`_find_byte` (bounds its temporary flags).
+_SCAN_BYTES = 1 << 18
+
+
+def _find_byte(text: bytes, byte: int) -> np.ndarray:
+    """The positions of ``byte`` in ``text`` (int64), scanned a slice at a time so that no
+    temporary as large as ``text`` is made."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    if len(data) <= _SCAN_BYTES:
+        return np.flatnonzero(data == byte)
+    found = [np.flatnonzero(data[i: i + _SCAN_BYTES] == byte) + i
+             for i in range(0, len(data), _SCAN_BYTES)]
+    return np.concatenate(found)
+
+
 def _mask(flags: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(
         pa.bool_(), len(flags), [None, pa.py_buffer(np.packbits(flags, bitorder="little"))]
@@ -129,7 +144,7 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         text = text.replace(b",", delimiter.encode())
     # "[[a,b],[c,d]]": row r is text[starts[r]:starts[r + 1]] == "[a,b]," (the last one "[c,d]]"),
     # whose cells are that without its first and last two bytes.
-    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("]"))
+    ends = _find_byte(text, ord("]"))
     width = np.int32 if len(text) < 2**31 else np.int64
     starts = np.empty(n + 1, dtype=width)
     starts[0] = 1
@@ -139,6 +154,7 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         pa.binary() if width is np.int32 else pa.large_binary(), n,
         [None, pa.py_buffer(starts), pa.py_buffer(text)],
     )
+    del text  # (held by ``rows`` until the slice below copies the cells out)
     rows = pc.binary_slice(rows, 1, -2)
     if nulls.any():
         picked = pc.filter(rows, _mask(nulls))
@@ -161,7 +177,7 @@ def json_values(col: pa.Array) -> pa.Array:
     n = len(values)
     text = orjson.dumps(np.ascontiguousarray(values), option=_OPT)
     # "[a,b,c]": value i is text[starts[i]:starts[i + 1]] less its last byte ("," or "]").
-    commas = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord(","))
+    commas = _find_byte(text, ord(","))
     width = np.int32 if len(text) < 2**31 else np.int64
     starts = np.empty(n + 1, dtype=width)
     starts[0] = 1

@@ -33,11 +33,17 @@ from .source import Source
 
 _BOM = b"\xef\xbb\xbf"
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-#: Bytes of CSV text per chunk handed to the commands (unless --chunk-rows).
+#: Bytes of CSV text in the first chunk handed to the commands (unless --chunk-rows): column
+#: types are decided from it.
 DEFAULT_CHUNK_BYTES = 4 << 20
 #: Bytes per block read by Arrow. Arrow's streaming reader reads up to 32 blocks ahead of the
-#: consumer, so this bounds the read-ahead (32 MB); blocks are joined into chunks.
+#: consumer, so this bounds the read-ahead (32 MB).
 READ_BLOCK_BYTES = 1 << 20
+#: After the first chunk, CSV chunks hold at least this much text (as estimated: see
+#: :meth:`CsvReader._size`, which may count half the real text): in practice each block Arrow
+#: parses is a chunk, handed on without a copy. Small chunks keep little in flight (peak RSS)
+#: at a small cost per chunk; see docs/benchmarks.md.
+STREAM_CHUNK_BYTES = 1 << 19
 DEFAULT_PARQUET_ROWS = 1 << 14
 #: The longest CSV record (one row, with its quoted newlines) read; longer ones are an error.
 MAX_RECORD_BYTES = 64 << 20
@@ -51,6 +57,9 @@ class Chunk:
     batch: pa.RecordBatch
     row_start: int
     flush: bool = field(default=False, kw_only=True)  # the input stalled: write it out now
+    #: Into how many slices of equal rows the commands may cut it (the large first chunk of a
+    #: CSV input, from which column types are decided; see ``normcli.pipeline``).
+    pieces: int = field(default=1, kw_only=True)
 
     @property
     def num_rows(self) -> int:
@@ -455,6 +464,14 @@ class CsvReader(TableReader):
             return int(batch.num_rows * self.row_bytes)
         return _text_size(batch)
 
+    def _pieces(self, chunk: pa.RecordBatch, row: int) -> int:
+        """For the first chunk (about DEFAULT_CHUNK_BYTES), in how many slices the commands
+        take it: as many as later chunks would make of it, by the same size estimate (so the
+        text and the typed reads cut it alike)."""
+        if row or self.chunk_rows is not None:
+            return 1
+        return max(1, min(chunk.num_rows, self._size(chunk) // STREAM_CHUNK_BYTES))
+
     def _as_text(self) -> None:
         """Read as text from now on, from the first row (the caller skips the rows it has)."""
         if self._body is not None:
@@ -473,7 +490,7 @@ class CsvReader(TableReader):
             try:
                 for piece, flush in _rechunk(self._batches(), self.chunk_rows,
                                              DEFAULT_CHUNK_BYTES, stalled, self._size):
-                    yield Chunk(piece, row, flush=flush)
+                    yield Chunk(piece, row, flush=flush, pieces=self._pieces(piece, row))
                     row += piece.num_rows
             except pa.ArrowInvalid:
                 if not self._typed:
@@ -700,14 +717,20 @@ def _drop_rows(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Reco
 def _rechunk(
     batches: Iterator[pa.RecordBatch], rows: int | None, nbytes: int,
     stalled: Callable[[], bool] | None = None,
-    size: Callable[[pa.RecordBatch], int] | None = None,
+    size: Callable[[pa.RecordBatch], int] | None = None, *, later_bytes: int | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, bool]]:
-    """Join Arrow's small blocks into chunks of ``rows`` rows (or about ``nbytes`` of text).
+    """Join Arrow's small blocks into chunks of ``rows`` rows, or else: a first chunk of about
+    ``nbytes`` of text (column types are decided from it), then chunks of at least
+    ``later_bytes`` (default :data:`STREAM_CHUNK_BYTES`), both as ``size`` estimates the text
+    of a batch (default :func:`_text_size`). A block that is large enough alone is a chunk as
+    it is (no copy).
 
     When ``stalled()`` says the input has nothing more to read for now, what is pending goes
     out at once (flagged), so rows that trickle in on a pipe are not held back."""
+    later = STREAM_CHUNK_BYTES if later_bytes is None else later_bytes
     pending: list[pa.RecordBatch] = []
     n_rows = n_bytes = 0
+    first = True
     for batch in batches:
         if batch.num_rows == 0:
             continue
@@ -726,13 +749,13 @@ def _rechunk(
                 pending = [rest] if rest.num_rows else []
                 n_rows = rest.num_rows
                 n_bytes = 0
-        elif n_bytes >= nbytes:
+        elif n_bytes >= (nbytes if first else later):
             ready.append(_concat(pending))
-            pending, n_rows, n_bytes = [], 0, 0
+            pending, n_rows, n_bytes, first = [], 0, 0, False
         flush = stalled is not None and stalled()
         if flush and pending:
             ready.append(_concat(pending))
-            pending, n_rows, n_bytes = [], 0, 0
+            pending, n_rows, n_bytes, first = [], 0, 0, False
         for k, piece in enumerate(ready):
             yield piece, flush and k == len(ready) - 1
     if pending:

@@ -455,6 +455,18 @@ class TableWriter:
         raise NotImplementedError
 
 
+def _text_of(lines: pa.Array) -> pa.Buffer:
+    """The bytes of a binary or string array's values, end to end (no copy: lines are
+    contiguous in its data buffer)."""
+    if len(lines) == 0:
+        return pa.py_buffer(b"")
+    large = pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if large else np.int32,
+                            count=lines.offset + len(lines) + 1)
+    start = int(offsets[lines.offset])
+    return lines.buffers()[2].slice(start, int(offsets[-1]) - start)
+
+
 def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
@@ -562,14 +574,7 @@ class CsvWriter(TableWriter):
                 parts.append(t)
                 parts.append(self._sep_b)
         parts[-1] = self._newline_b
-        lines = pc.binary_join_element_wise(*parts, self._empty_b)
-        if lines.type != pa.large_binary():
-            lines = pc.cast(lines, pa.large_binary())
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-            lines.offset: lines.offset + len(lines) + 1
-        ]
-        data = lines.buffers()[2]
-        return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        return _text_of(pc.binary_join_element_wise(*parts, self._empty_b))
 
     def _format_quoted(self, batch: pa.RecordBatch) -> pa.Buffer:
         parts = []
@@ -580,12 +585,7 @@ class CsvWriter(TableWriter):
                 text = pc.cast(col, pa.string())
             parts.append(pc.fill_null(text, _EMPTY))
         rows = pc.binary_join_element_wise(*parts, string_scalar(self.delimiter))
-        lines = pc.cast(pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE), pa.large_string())
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-            lines.offset: lines.offset + len(lines) + 1
-        ]
-        data = lines.buffers()[2]
-        return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        return _text_of(pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE))
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         return self.format(batch)
@@ -675,13 +675,8 @@ class JsonWriter(TableWriter):
             parts.append(numtext.binary_scalar((b"{" if i == 0 else b", ") + key + b": "))
             parts.append(self._values(col))
         parts.append(numtext.binary_scalar(b"},\n"))
-        lines = pc.binary_join_element_wise(*parts, numtext.binary_scalar(b""))
-        lines = pc.cast(lines, pa.large_binary())
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
-            lines.offset: lines.offset + len(lines) + 1
-        ]
-        data = lines.buffers()[2]
-        return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 2)  # less ",\n"
+        text = _text_of(pc.binary_join_element_wise(*parts, numtext.binary_scalar(b"")))
+        return text.slice(0, len(text) - 2)  # less the last ",\n"
 
     def put(self, encoded: Any) -> None:
         if len(encoded):
