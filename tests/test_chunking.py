@@ -190,3 +190,50 @@ def test_typed_and_text_reads_cut_the_same_chunks(tmp_path: Path) -> None:
     assert typed_reader != text_reader  # the typed read was used
     assert typed == text
     assert len(text) >= 12 and text[0] == (0, text[0][1])
+def test_writeback_hints_cover_the_output_and_keep_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from normcli.io import writer
+
+    calls: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def spy(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append((offset, length))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(writer, "WRITEBACK_BYTES", 1)
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    src = tmp_path / "in.csv"
+    _wide_csv(src, 20_000)
+    out = tmp_path / "out.csv"
+    from click.testing import CliRunner
+
+    from normcli.cli import cli
+
+    res = CliRunner().invoke(cli, ["normalize", str(src), str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_bytes()
+    # contiguous ranges from the first data byte (after the header) on
+    assert calls and all(a[0] + a[1] == b[0] for a, b in zip(calls, calls[1:], strict=False))
+    assert calls[-1][0] + calls[-1][1] <= len(text)
+    x = pacsv.read_csv(src).drop(["id"]).to_pandas().to_numpy()
+    got = pacsv.read_csv(out).drop(["id"]).to_pandas().to_numpy()
+    np.testing.assert_allclose(got, x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_writeback_off_for_pipes() -> None:
+    import os
+
+    from normcli.io.writer import _Writeback
+
+    r, w = os.pipe()
+    try:
+        with os.fdopen(w, "wb", closefd=False) as fh:
+            wb = _Writeback(fh)
+            wb.wrote(100 << 20)  # no error on a pipe: the hint is simply not given
+            assert wb._fd is None
+    finally:
+        os.close(r)
+        os.close(w)
