@@ -91,8 +91,8 @@ io_options = _apply(
             "--chunk-rows",
             type=click.IntRange(min=1),
             metavar="N",
-            help="Rows per chunk (default: about 4 MB of CSV or JSON Lines text, or 16,384 "
-            "Parquet rows).",
+            help="Rows per chunk (default: about 1 MB of CSV text after a first chunk of "
+            "about 4 MB, 4 MB of JSON Lines text, or 16,384 Parquet rows).",
         ),
     ]
 )
