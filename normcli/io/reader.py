@@ -777,8 +777,13 @@ class ParquetReader(TableReader):
         self.chunk_rows = chunk_rows
         try:
             # No pre-buffering: it would hold a whole row group's bytes (memory grows with it).
-            self._file = pq.ParquetFile(source.open_random(), pre_buffer=False,
-                                        buffer_size=1 << 20)
+            # Each column being read holds a buffer of ``buffer_size``: 64 KB for a local file
+            # (fit from the bench's 51-column Parquet file: peak RSS 227 MB instead of 266-278
+            # MB, same time), 1 MB for remote objects (fewer, larger range requests).
+            where = source.open_random()
+            self._file = pq.ParquetFile(where, pre_buffer=False,
+                                        buffer_size=(64 << 10) if isinstance(where, str)
+                                        else (1 << 20))
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"not a Parquet file: {_arrow_message(exc)}",
                             source=source.display) from exc
