@@ -37,7 +37,6 @@ from .io.formats import (
 )
 from .io.paths import is_dataset, is_directory_output, is_url
 from .io.reader import (
-    DEFAULT_PARQUET_ROWS,
     Chunk,
     TableReader,
     open_reader,
@@ -370,13 +369,6 @@ class Job:
             self.source.close()
 
 
-def _joined(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
-    """``batches`` as one batch when they share a schema (one copy), else as they are."""
-    if len(batches) <= 1 or any(b.schema != batches[0].schema for b in batches):
-        return batches
-    return [pa.concat_batches(batches)]
-
-
 def _pieces(chunk: Chunk) -> Iterator[Chunk]:
     """``chunk`` in ``chunk.pieces`` slices of equal rows (no copy).
 
@@ -494,28 +486,13 @@ class Output:
                   transform: Callable[[Chunk], pa.RecordBatch]) -> int:
         """Transform and encode chunks in parallel, write them in order; returns the rows."""
         rows = 0
-        group: list[pa.RecordBatch] = []  # Parquet: batches for one row group
-        group_rows = 0
         for n, flush, encoded in ordered_map(
                 lambda c: (c.num_rows, c.flush, self.encode(transform(c))), chunks,
                 urgent=lambda c: c.flush):
             rows += n
-            if self.fmt == "parquet":
-                # CSV chunks are small (about 1 MB): a row group of at least
-                # DEFAULT_PARQUET_ROWS rows, not one per chunk.
-                group.append(encoded)
-                group_rows += n
-                if group_rows < DEFAULT_PARQUET_ROWS and not flush:
-                    continue
-                for encoded in _joined(group):
-                    self.put(encoded)
-                group, group_rows = [], 0
-            else:
-                self.put(encoded)
+            self.put(encoded)  # Parquet: the writer gathers its row groups
             if flush:  # the input stalled: what is complete goes out now
                 self.flush()
-        for encoded in _joined(group):
-            self.put(encoded)
         return rows
 
     def flush(self) -> None:

@@ -237,3 +237,28 @@ def test_writeback_off_for_pipes() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_parquet_parts_row_groups_not_one_per_chunk(tmp_path: Path) -> None:
+    """A folder of Parquet parts written from CSV parts: the writer gathers its row groups
+    (a chunk after the first, about 1 MB of text, would otherwise be a row group)."""
+    from click.testing import CliRunner
+
+    from normcli.cli import cli
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(2):
+        _wide_csv(src / f"p{k}.csv", 100_000)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["normalize", "--output-format", "parquet", str(src),
+                                   str(out) + "/"])
+    assert res.exit_code == 0, res.output
+    for k in range(2):
+        part = pq.ParquetFile(out / f"p{k}.parquet")
+        sizes = [part.metadata.row_group(i).num_rows for i in range(part.metadata.num_row_groups)]
+        assert sum(sizes) == 100_000
+        assert all(s >= 16_384 for s in sizes[:-1]), sizes
+        x = pacsv.read_csv(src / f"p{k}.csv").drop(["id"]).to_pandas().to_numpy()
+        got = part.read().drop(["id"]).to_pandas().to_numpy()
+        np.testing.assert_allclose(got, x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-12)

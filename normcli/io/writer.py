@@ -637,6 +637,10 @@ class CsvWriter(TableWriter):
         self._write_header()
 
 
+#: Parquet output: rows of a row group (at least; the last one of a file may have fewer).
+PARQUET_ROW_GROUP_ROWS = 1 << 14
+
+
 class ParquetWriter(TableWriter):
     def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
         # Dictionary encoding only where values repeat (passthrough text, ids, dates): on
@@ -647,17 +651,34 @@ class ParquetWriter(TableWriter):
         self._writer = pq.ParquetWriter(stream, schema, compression="snappy",
                                         use_dictionary=dictionary)
         self.schema = schema
+        # Batches waiting for their row group: CSV chunks are small (about 1 MB of text, a
+        # few thousand rows); one row group each would make the file slow to read.
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def put(self, encoded: Any) -> None:
         batch = encoded
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        pending = self._pending
+        batch = pending[0] if len(pending) == 1 else pa.concat_batches(pending)
+        self._pending, self._pending_rows = [], 0
         self._writer.write_batch(batch)
 
     def close(self) -> None:
+        self._write_pending()
         self._writer.close()
 
     def abort(self) -> None:
+        self._pending = []
         # Closed now, while its file is still open; left to the garbage collector, pyarrow's
         # ParquetWriter.__del__ would write to a closed file and print a traceback.
         try:
