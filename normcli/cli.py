@@ -292,6 +292,10 @@ def normalize(
         save_params=save_params, params=params,
     )
     _distinct(input, output, {"--params": params, "--save-params": save_params})
+    if save_params is not None:  # before the input is opened (the Dask route too)
+        from .io.formats import refuse_compressed_output
+
+        refuse_compressed_output(save_params, "--save-params")
     if _use_dask(engine, scheduler):
         rows = _dask().normalize(
             _spec(input, input_format, delimiter, no_header, chunk_rows, na_values),

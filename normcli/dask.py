@@ -325,6 +325,7 @@ def norm(data: Any, output: str | os.PathLike[str] | None = None, *, client: Any
 
     if _is_frame(data):
         if options.get("axis") == "columns":
+            _no_io(_pop_io(options))  # api.norm, which refuses them, is not called here
             from .kernels import parse_ord
 
             ord_ = parse_ord(str(options.get("ord", 2)))
