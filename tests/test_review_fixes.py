@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import threading
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import error_line, run_main
 
 from normcli.errors import UsageError
+from normcli.pipeline import InputSpec, Job
 
 
 @pytest.mark.parametrize("engine", [[], ["--engine", "dask"]], ids=["local", "dask"])
@@ -50,3 +56,80 @@ def test_dask_column_norms_of_a_dask_dataframe_refuse_reading_options() -> None:
         # the other routes refuse it too (the rule is the same everywhere)
         with pytest.raises(UsageError, match=f"^{option}: these say how to read"):
             nd.scaler(ddf, "minmax", scheduler="tcp://127.0.0.1:9", **{option: value})
+
+
+# -- the typed CSV read on the input shapes its tests did not cover -------------------------------
+def _table(n: int = 120) -> tuple[str, np.ndarray]:
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(n, 2)) * [1.0, 1e6]
+    lines = ["x,id,z"] + [f"{float(X[i, 0])!r},r{i},{float(X[i, 1])!r}" for i in range(n)]
+    return "\n".join(lines) + "\n", X
+
+
+@pytest.mark.parametrize("shape", ["bom", "bom-crlf", "no-header", "gzip", "tsv", "fifo",
+                                   "chunk-rows-1"])
+def test_typed_read_on_other_input_shapes_matches_numpy(tmp_path: Path, shape: str) -> None:
+    """norm --axis columns and normalize --scale zscore (two passes) against numpy, and the
+    used columns really come typed (float64) from the reader, past the first chunk."""
+    text, X = _table()
+    data = text.encode()
+    name, extra, rows = "in.csv", ["--chunk-rows", "4"], 4
+    if shape.startswith("bom"):
+        data = b"\xef\xbb\xbf" + (data.replace(b"\n", b"\r\n") if shape == "bom-crlf" else data)
+    elif shape == "no-header":
+        data = data.split(b"\n", 1)[1]
+        extra.append("--no-header")
+    elif shape == "gzip":
+        data, name = gzip.compress(data), "in.csv.gz"
+    elif shape == "tsv":
+        data, name = data.replace(b",", b"\t"), "in.tsv"
+    elif shape == "chunk-rows-1":
+        extra, rows = ["--chunk-rows", "1"], 1
+    src = tmp_path / name
+    if shape == "fifo":
+        os.mkfifo(src)
+    else:
+        src.write_bytes(data)
+
+    def feed() -> threading.Thread | None:
+        if shape != "fifo":
+            return None
+
+        def write() -> None:
+            with open(src, "wb") as fh:
+                fh.write(data)
+
+        t = threading.Thread(target=write, daemon=True)
+        t.start()
+        return t
+
+    cols = ["column_1", "column_3"] if shape == "no-header" else ["x", "z"]
+    writer = feed()
+    with Job(InputSpec(str(src), chunk_rows=rows, header=shape != "no-header")) as job:
+        sel = job.select(None, None)
+        assert sel.used_names == cols
+        job.numbers_only(sel.used)
+        types = {c.batch.schema.field(sel.used[0]).type for c in list(job.chunks())[1:]}
+    if writer is not None:
+        writer.join(10)
+    assert types == {pa.float64()}
+
+    writer = feed()
+    code, out, err = run_main(["norm", "--axis", "columns", *extra, str(src)])
+    if writer is not None:
+        writer.join(10)
+    assert (code, err) == (0, "")
+    skip = 0 if shape == "no-header" else 1  # --no-header: no header row written either
+    got = [float(line.split(b",")[1]) for line in out.splitlines()[skip:]]
+    np.testing.assert_allclose(got, np.sqrt((X * X).sum(axis=0)), rtol=1e-13)
+
+    writer = feed()
+    code, out, err = run_main(["normalize", "--scale", "zscore", *extra, str(src)])
+    if writer is not None:
+        writer.join(10)
+    assert (code, err) == (0, "")
+    sep = b","  # standard output is CSV
+    body = out.splitlines()[skip:]
+    got_x = np.array([[float(r.split(sep)[0]), float(r.split(sep)[2])] for r in body])
+    np.testing.assert_allclose(got_x, (X - X.mean(axis=0)) / X.std(axis=0), rtol=1e-9,
+                               atol=1e-12)
