@@ -234,6 +234,9 @@ class _Body(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def arrow_file(self) -> pa.NativeFile:
+        return pa.PythonFile(self, mode="r")
+
     def stop(self, timeout: float = 10.0) -> None:
         """Make every later read return end-of-file, and wait for reads in flight."""
         with self._cond:
@@ -287,6 +290,56 @@ class _Body(io.RawIOBase):
             super().close()
 
 
+class _Stopped(OSError):
+    pass
+
+
+class _NativeBody:
+    """What Arrow reads from a regular file: the file as a native stream (Arrow reads it on its
+    own threads, into its own buffers), then one ``tail`` (the end-of-input sentinel row), added
+    by a transform that Arrow calls with each block it reads and that passes blocks through.
+
+    Like :class:`_Body` it can be stopped: the transform runs Python on Arrow's threads; once
+    stopped it fails at once (an empty block would make Arrow read on to the end of the file)."""
+
+    def __init__(self, stream: pa.NativeFile, tail: bytes) -> None:
+        self._tail: pa.Buffer | None = pa.py_buffer(tail)
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._stopped = False
+        self.file: pa.NativeFile | None = pa.lib.TransformInputStream(stream, self._transform)
+
+    def arrow_file(self) -> pa.NativeFile:
+        assert self.file is not None
+        return self.file
+
+    def _transform(self, buf: pa.Buffer) -> pa.Buffer:
+        with self._cond:
+            if self._stopped:
+                raise _Stopped("the CSV reader was stopped")
+            self._busy += 1
+        try:
+            if buf.size == 0 and self._tail is not None:  # the first end-of-file: the tail
+                tail, self._tail = self._tail, None
+                return tail
+            return buf  # later end-of-file reads: end-of-file
+        finally:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Make every later read fail, and wait for a transform in flight."""
+        with self._cond:
+            self._stopped = True
+            self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
+    def close(self) -> None:
+        # Not closed here: an Arrow thread may be inside a read of the file, and its descriptor
+        # could be reused at once. The file closes when Arrow's reader, its last owner, goes.
+        self.file = None
+
+
 class CsvReader(TableReader):
     kind = "csv"
 
@@ -311,7 +364,8 @@ class CsvReader(TableReader):
         #: Arrow reached the end of the input (all rows have been read into batches).
         self.finished = False
         self._rows_seen = 0
-        self._body: _Body | None = None
+        self._body: _Body | _NativeBody | None = None
+        self._arrow: pacsv.CSVStreamingReader | None = None  # Arrow's reader over the body
         self._stream: Any = source.open_bytes()
         try:
             self._set_up()
@@ -339,8 +393,22 @@ class CsvReader(TableReader):
         header_text = prefix[:header_bytes].decode("utf-8", "surrogateescape")
         # Where Arrow starts: (byte offset, data row, physical line) of a record start.
         self._resume = (header_bytes, 0, 1 + _count_lines(header_text))
-        self._body = _Body(body, self._stream, self._end_row(), self._idle(),
-                           self.source.cancel)
+        self._body = self._open_body(header_bytes, body, self._stream)
+
+    def _open_body(self, offset: int, prefix: bytes = b"",
+                   stream: Any = None) -> _Body | _NativeBody:
+        """What Arrow reads, from the record start at decompressed byte ``offset``: a regular
+        file natively (``prefix`` and ``stream``, what is already read from there and the rest
+        of the input, are then dropped), anything else through Python."""
+        native = self.source.native_file(offset)
+        if native is not None:
+            if stream is not None:
+                stream.close()
+            return _NativeBody(native, self._end_row())
+        if stream is None:
+            stream = self.source.open_bytes()
+            _skip(stream, offset)
+        return _Body(prefix, stream, self._end_row(), self._idle(), self.source.cancel)
 
     def _idle(self) -> Callable[[], bool] | None:
         """Whether the input has nothing to read now (uncompressed streams only)."""
@@ -416,7 +484,7 @@ class CsvReader(TableReader):
         return int(min(max(per_row * self.chunk_rows * 1.05 + 64, 1 << 10), READ_BLOCK_BYTES))
 
     # -- reading -----------------------------------------------------------------------------
-    def _open_arrow(self, body: _Body) -> pacsv.CSVStreamingReader:
+    def _open_arrow(self, body: _Body | _NativeBody) -> pacsv.CSVStreamingReader:
         read_opts = pacsv.ReadOptions(
             column_names=self.names,
             block_size=self._block_size,
@@ -438,7 +506,7 @@ class CsvReader(TableReader):
             check_utf8=True,
         )
         return pacsv.open_csv(
-            pa.PythonFile(body, mode="r"), read_options=read_opts, parse_options=parse_opts,
+            body.arrow_file(), read_options=read_opts, parse_options=parse_opts,
             convert_options=convert_opts,
         )
 
@@ -478,6 +546,7 @@ class CsvReader(TableReader):
             self._body.stop()
             self._body.close()
             self._body = None
+        self._arrow = None
         self.numeric = ()
         self.finished = False
         self._stream = self.source.open_bytes()
@@ -518,10 +587,14 @@ class CsvReader(TableReader):
             assert self._body is not None
             offset, row0, line = self._resume
             try:
-                reader = self._open_arrow(self._body)
+                # Held by the reader only, not by this generator: close() drops it, so that no
+                # read-ahead outlives the job (an interpreter ending with one running can hang).
+                self._arrow = self._open_arrow(self._body)
                 while True:
+                    if self._arrow is None:
+                        raise ValueError("read from a closed CSV reader")
                     try:
-                        batch = reader.read_next_batch()
+                        batch = self._arrow.read_next_batch()
                     except StopIteration:
                         raise self._unterminated() from None
                     n = batch.num_rows
@@ -543,17 +616,16 @@ class CsvReader(TableReader):
             self._body.stop()
             self._body.close()
             self._body = None
+            self._arrow = None
             record = self._long_record(offset, line, row - row0)
             yield pa.RecordBatch.from_arrays([strings([v]) for v in record.fields],
                                              schema=self.schema)
             self.text_bytes += record.end - record.start
             row += 1
             self._resume = (record.end, row, record.next_line)
-            stream = self.source.open_bytes()
-            _skip(stream, record.end)
-            self._body = _Body(b"", stream, self._end_row(), self._idle(),
-                               self.source.cancel)
-            self._body._quoted = True  # not tracked from the start: no blank lines added
+            self._body = self._open_body(record.end)
+            if isinstance(self._body, _Body):
+                self._body._quoted = True  # not tracked from the start: no blank lines added
 
     def _long_record(self, offset: int, line: int, skip: int) -> _Record:
         """Data record ``skip`` after the record start at ``offset`` (on ``line``)."""
@@ -650,6 +722,7 @@ class CsvReader(TableReader):
             self._body = None
         else:
             self._stream.close()
+        self._arrow = None  # its read-ahead ends with it (see _batches)
 
     def position(self) -> int | None:
         if self.source.is_stream:

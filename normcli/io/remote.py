@@ -190,6 +190,9 @@ class RemoteSource(Source):
             stream = pa.CompressedInputStream(stream, self.compression)
         return cast(BinaryIO, stream)
 
+    def native_file(self, offset: int) -> pa.NativeFile | None:
+        return None  # CSV readers read remote bytes through Python (see open_native)
+
     def open_native(self, skip: int) -> pa.NativeFile | None:
         if self._http:
             return None  # read through Python, as standard input is

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import select
+import stat
 import sys
 import tempfile
 import threading
@@ -296,6 +297,36 @@ class Source:
             except (OSError, pa.ArrowException) as exc:
                 raise DataError(f"cannot read: {exc}", source=self.display) from exc
         return self._decompress(raw)
+
+    def native_file(self, offset: int) -> pa.NativeFile | None:
+        """The decompressed bytes of a regular local file from byte ``offset`` on, as a native
+        Arrow stream (Arrow then reads it on its own threads, without calling Python per block),
+        or None if the input is not such a file (a stream, a device, a codec Arrow lacks)."""
+        if self.is_stream:
+            return None
+        codec = self.compression
+        if codec is not None and not pa.Codec.is_available(codec):
+            return None
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return None  # a block device: read through Python, as before
+            raw = pa.OSFile(self.path, mode="r")
+        except (OSError, pa.ArrowException):
+            return None  # open_bytes reports it
+        try:
+            if codec is None:
+                raw.seek(offset)
+                return raw
+            stream = pa.CompressedInputStream(raw, codec)
+            while offset > 0:
+                got = len(stream.read(min(offset, 1 << 20)))
+                if got == 0:
+                    break
+                offset -= got
+            return stream
+        except (OSError, pa.ArrowException) as exc:
+            raw.close()
+            raise DataError(f"cannot read: {exc}", source=self.display) from exc
 
     def open_bytes_so_far(self) -> BinaryIO:
         """The decompressed bytes read so far (all of a file), for finding line numbers."""
