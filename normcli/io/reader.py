@@ -44,6 +44,8 @@ READ_BLOCK_BYTES = 1 << 20
 #: parses is a chunk, handed on without a copy. Small chunks keep little in flight (peak RSS)
 #: at a small cost per chunk; see docs/benchmarks.md.
 STREAM_CHUNK_BYTES = 1 << 19
+#: Blocks a native file stream reads ahead of the batches taken (Arrow would read 32).
+NATIVE_READ_AHEAD = 8
 DEFAULT_PARQUET_ROWS = 1 << 14
 #: The longest CSV record (one row, with its quoted newlines) read; longer ones are an error.
 MAX_RECORD_BYTES = 64 << 20
@@ -307,7 +309,21 @@ class _NativeBody:
         self._cond = threading.Condition()
         self._busy = 0
         self._stopped = False
+        # Blocks read and batches taken (Arrow makes one batch of each block): reading pauses
+        # while NATIVE_READ_AHEAD blocks are ahead, unless the consumer has been waiting for a
+        # batch all the while (should a block not give one batch, Arrow may need the next).
+        self._read = 0
+        self._taken = 0
+        self._waiting = False
         self.file: pa.NativeFile | None = pa.lib.TransformInputStream(stream, self._transform)
+
+    def taking(self, waiting: bool) -> None:
+        """The consumer starts (True) or ends (False) waiting for a batch."""
+        with self._cond:
+            self._waiting = waiting
+            if not waiting:
+                self._taken += 1
+            self._cond.notify_all()
 
     def arrow_file(self) -> pa.NativeFile:
         assert self.file is not None
@@ -318,6 +334,15 @@ class _NativeBody:
             if self._stopped:
                 raise _Stopped("the CSV reader was stopped")
             self._busy += 1
+            if buf.size:
+                self._read += 1
+                while not (self._stopped or self._read - self._taken <= NATIVE_READ_AHEAD):
+                    if not self._cond.wait(timeout=0.05) and self._waiting:
+                        break  # the consumer waits on: Arrow may need this block after all
+                if self._stopped:
+                    self._busy -= 1
+                    self._cond.notify_all()
+                    raise _Stopped("the CSV reader was stopped")
         try:
             if buf.size == 0 and self._tail is not None:  # the first end-of-file: the tail
                 tail, self._tail = self._tail, None
@@ -332,6 +357,7 @@ class _NativeBody:
         """Make every later read fail, and wait for a transform in flight."""
         with self._cond:
             self._stopped = True
+            self._cond.notify_all()
             self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
 
     def close(self) -> None:
@@ -593,10 +619,16 @@ class CsvReader(TableReader):
                 while True:
                     if self._arrow is None:
                         raise ValueError("read from a closed CSV reader")
+                    native = self._body if isinstance(self._body, _NativeBody) else None
+                    if native is not None:
+                        native.taking(True)
                     try:
                         batch = self._arrow.read_next_batch()
                     except StopIteration:
                         raise self._unterminated() from None
+                    finally:
+                        if native is not None:
+                            native.taking(False)
                     n = batch.num_rows
                     if n and batch.column(self._end_col)[n - 1].as_py() == _END:
                         self.finished = True
