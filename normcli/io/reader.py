@@ -566,13 +566,18 @@ class CsvReader(TableReader):
             return 1
         return max(1, min(chunk.num_rows, self._size(chunk) // STREAM_CHUNK_BYTES))
 
-    def _as_text(self) -> None:
-        """Read as text from now on, from the first row (the caller skips the rows it has)."""
+    def _drop_body(self) -> None:
+        """Stop what Arrow reads (no read stays in flight), close it with the stream under it,
+        and drop Arrow's reader, whose read-ahead ends with it (see :meth:`_batches`)."""
         if self._body is not None:
             self._body.stop()
             self._body.close()
             self._body = None
         self._arrow = None
+
+    def _as_text(self) -> None:
+        """Read as text from now on, from the first row (the caller skips the rows it has)."""
+        self._drop_body()
         self.numeric = ()
         self.finished = False
         self._stream = self.source.open_bytes()
@@ -645,10 +650,7 @@ class CsvReader(TableReader):
                 if self._typed or "straddl" not in str(exc):
                     raise
             # A record longer than Arrow's block: parse it here, then restart Arrow after it.
-            self._body.stop()
-            self._body.close()
-            self._body = None
-            self._arrow = None
+            self._drop_body()
             record = self._long_record(offset, line, row - row0)
             yield pa.RecordBatch.from_arrays([strings([v]) for v in record.fields],
                                              schema=self.schema)
@@ -748,13 +750,9 @@ class CsvReader(TableReader):
         # pyarrow's streaming reader reads ahead on its own I/O thread, calling back into Python.
         # A read still in flight when the interpreter exits (Ctrl-C, SIGTERM) aborts the process
         # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
-        if self._body is not None:
-            self._body.stop()
-            self._body.close()  # closes the stream under it
-            self._body = None
-        else:
+        if self._body is None:
             self._stream.close()
-        self._arrow = None  # its read-ahead ends with it (see _batches)
+        self._drop_body()
 
     def position(self) -> int | None:
         if self.source.is_stream:
