@@ -98,6 +98,11 @@ def dictionary_encode(values: Any) -> Any:
     return _c.call_function("dictionary_encode", [values], _c.DictionaryEncodeOptions("mask"))
 
 
+def count_distinct(values: Any, mode: str = "only_valid") -> Any:
+    """The number of distinct values (``mode="all"``: null counts as one)."""
+    return _c.call_function("count_distinct", [values], _c.CountOptions(mode))
+
+
 def __getattr__(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

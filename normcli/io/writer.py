@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import queue
 import re
 import signal
 import stat
@@ -491,6 +492,17 @@ class _Writeback:
                 self._fd = None
             self._done = self._pos
 
+    def caught_up(self) -> None:
+        """Count what another layer wrote to the descriptor (Arrow's Parquet writer)."""
+        if self._fd is None:
+            return
+        try:
+            pos = os.lseek(self._fd, 0, os.SEEK_CUR)
+        except OSError:
+            self._fd = None
+            return
+        self.wrote(pos - self._pos)
+
 
 def _text_of(lines: pa.Array) -> pa.Buffer:
     """The bytes of a binary or string array's values, end to end (no copy: lines are
@@ -640,23 +652,46 @@ class CsvWriter(TableWriter):
 #: Parquet output: rows of a row group (at least; the last one of a file may have fewer).
 PARQUET_ROW_GROUP_ROWS = 1 << 14
 
+#: Parquet output: row groups handed to the write thread and not yet written, at most.
+PARQUET_WRITE_AHEAD = 2
+
+#: A column that is not floating point is dictionary-encoded when its first row group holds at
+#: most this share of distinct values.
+PARQUET_DICTIONARY_SHARE = 0.5
+
 
 class ParquetWriter(TableWriter):
-    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
-        # Dictionary encoding only where values repeat (passthrough text, ids, dates): on
-        # computed floats it is wasted work (4x slower writes) and falls back to plain anyway.
-        import pyarrow.parquet as pq  # here: 50 ms of start-up that CSV jobs need not pay
+    """Parquet, written by a thread of its own: encoding and compressing a row group (a third
+    of a Parquet-to-Parquet job's work) overlaps reading and computing the next ones.
 
-        dictionary = [f.name for f in schema if not pa.types.is_floating(f.type)]
-        self._writer = pq.ParquetWriter(stream, schema, compression="snappy",
-                                        use_dictionary=dictionary)
+    Row groups go to the thread in order through a queue of :data:`PARQUET_WRITE_AHEAD`; a
+    failure there is raised by the next :meth:`put` or by :meth:`close`, and :meth:`abort`
+    stops the thread before the file is given up.
+    """
+
+    def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
+        self._stream = stream
         self.schema = schema
+        self._writer: Any = None  # opened with the first row group (see _open)
         # Batches waiting for their row group: CSV chunks are small (about 1 MB of text, a
         # few thousand rows); one row group each would make the file slow to read.
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(PARQUET_WRITE_AHEAD)
+        self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
+        self._stop = False
+        self._writeback = _Writeback(stream)
+
+    def _open(self, first: pa.RecordBatch | None) -> None:
+        """Open Arrow's writer; ``first`` (the first row group) decides the dictionaries."""
+        import pyarrow.parquet as pq  # here: 50 ms of start-up that CSV jobs need not pay
+
+        self._writer = pq.ParquetWriter(self._stream, self.schema, compression="snappy",
+                                        use_dictionary=_dictionary_columns(self.schema, first))
 
     def put(self, encoded: Any) -> None:
+        self._check()
         batch = encoded
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
@@ -665,26 +700,88 @@ class ParquetWriter(TableWriter):
         if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
             self._write_pending()
 
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+
     def _write_pending(self) -> None:
         if not self._pending:
             return
         pending = self._pending
         batch = pending[0] if len(pending) == 1 else pa.concat_batches(pending)
         self._pending, self._pending_rows = [], 0
-        self._writer.write_batch(batch)
+        if self._writer is None:
+            self._open(batch)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="normcli-parquet",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(batch)
+
+    def _run(self) -> None:
+        """The write thread: row groups in order until ``None``; after a failure (or
+        :meth:`abort`) the rest are taken and dropped, so that :meth:`put` never waits."""
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._failed is not None or self._stop:
+                continue
+            try:
+                self._writer.write_batch(batch)
+                self._writeback.caught_up()
+            except BaseException as exc:  # raised in the caller's thread by _check
+                self._failed = exc
+            del batch
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
     def close(self) -> None:
+        self._check()
         self._write_pending()
+        if self._writer is None:
+            self._open(None)
+        self._join()
+        self._check()
         self._writer.close()
 
     def abort(self) -> None:
         self._pending = []
+        self._stop = True
+        self._join()
+        if self._writer is None:
+            return
         # Closed now, while its file is still open; left to the garbage collector, pyarrow's
         # ParquetWriter.__del__ would write to a closed file and print a traceback.
         try:
             self._writer.close()
-        except (OSError, ValueError, pa.ArrowException):
+        except (OSError, ValueError, pa.ArrowException, NormcliError):
             pass
+
+
+def _dictionary_columns(schema: pa.Schema, first: pa.RecordBatch | None) -> list[str]:
+    """The columns to dictionary-encode: those whose values repeat (passthrough text, ids,
+    dates), judged on the first row group. Computed floats are never worth it (4x slower
+    writes, and the encoder falls back to plain anyway), nor are text ids that are all
+    different (the 1M-row benchmark's id column: hashing every value for nothing)."""
+    names = []
+    for i, field in enumerate(schema):
+        if pa.types.is_floating(field.type):
+            continue
+        if first is not None and first.num_rows:
+            col = first.column(i)
+            try:
+                distinct = pc.count_distinct(col, mode="all").as_py()
+            except pa.ArrowNotImplementedError:  # (a type without hashing: keep Arrow's way)
+                distinct = 0
+            if distinct > PARQUET_DICTIONARY_SHARE * first.num_rows:
+                continue
+        names.append(field.name)
+    return names
 
 
 def _json_value(v: Any) -> Any:
