@@ -103,6 +103,9 @@ class WriteAll(io.RawIOBase):
         self._fd = target if isinstance(target, int) else None
         self._stream = None if isinstance(target, int) else target
         self.name = name
+        #: The regular file behind the descriptor, when a native writer may open it again by
+        #: name (a temporary output file that nothing else writes; see ParquetWriter).
+        self.path: str | None = None
         self._owns = owns_fd
         self._buf = bytearray()
 

@@ -152,7 +152,9 @@ class Destination:
                 )
             except OSError as exc:
                 raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
-            self._file = cast(BinaryIO, WriteAll(fd, self.path, owns_fd=True))
+            stream = WriteAll(fd, self.path, owns_fd=True)
+            stream.path = self._tmp
+            self._file = cast(BinaryIO, stream)
         return self._file
 
     def finish(self) -> None:
@@ -671,6 +673,10 @@ class ParquetWriter(TableWriter):
 
     def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
         self._stream = stream
+        self._name = str(getattr(stream, "name", "output"))
+        # A temporary output file is written by Arrow itself, not through Python's stream
+        # (a quarter less work for the write thread, and no GIL taken for each page).
+        self._native = _native_file(stream)
         self.schema = schema
         self._writer: Any = None  # opened with the first row group (see _open)
         # Batches waiting for their row group: CSV chunks are small (about 1 MB of text, a
@@ -681,14 +687,26 @@ class ParquetWriter(TableWriter):
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
         self._stop = False
-        self._writeback = _Writeback(stream)
+        self._writeback = _Writeback(self._native if self._native is not None else stream)
 
     def _open(self, first: pa.RecordBatch | None) -> None:
         """Open Arrow's writer; ``first`` (the first row group) decides the dictionaries."""
         import pyarrow.parquet as pq  # here: 50 ms of start-up that CSV jobs need not pay
 
-        self._writer = pq.ParquetWriter(self._stream, self.schema, compression="snappy",
-                                        use_dictionary=_dictionary_columns(self.schema, first))
+        sink = self._native if self._native is not None else self._stream
+        try:
+            self._writer = pq.ParquetWriter(sink, self.schema, compression="snappy",
+                                            use_dictionary=_dictionary_columns(self.schema,
+                                                                               first))
+        except OSError as exc:
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: OSError) -> BaseException:
+        """A write error of the native file as the one line WriteAll would give."""
+        if self._native is None or isinstance(exc, NormcliError):
+            return exc
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        return NormcliError(f"{self._name}: cannot write: {why}")
 
     def put(self, encoded: Any) -> None:
         self._check()
@@ -730,7 +748,9 @@ class ParquetWriter(TableWriter):
             try:
                 self._writer.write_batch(batch)
                 self._writeback.caught_up()
-            except BaseException as exc:  # raised in the caller's thread by _check
+            except OSError as exc:  # raised in the caller's thread by _check
+                self._failed = self._failure(exc)
+            except BaseException as exc:  # noqa: BLE001 - any failure is the caller's to raise
                 self._failed = exc
             del batch
 
@@ -747,20 +767,40 @@ class ParquetWriter(TableWriter):
             self._open(None)
         self._join()
         self._check()
-        self._writer.close()
+        try:
+            self._writer.close()
+            if self._native is not None:
+                self._native.close()
+        except OSError as exc:
+            raise self._failure(exc) from exc
 
     def abort(self) -> None:
         self._pending = []
         self._stop = True
         self._join()
-        if self._writer is None:
-            return
         # Closed now, while its file is still open; left to the garbage collector, pyarrow's
         # ParquetWriter.__del__ would write to a closed file and print a traceback.
-        try:
-            self._writer.close()
-        except (OSError, ValueError, pa.ArrowException, NormcliError):
-            pass
+        for obj in (self._writer, self._native):
+            if obj is not None:
+                try:
+                    obj.close()
+                except (OSError, ValueError, pa.ArrowException, NormcliError):
+                    pass
+
+
+def _native_file(stream: BinaryIO) -> Any:
+    """Arrow's own file on the temporary output file behind ``stream`` (a :class:`WriteAll`
+    on which nothing was written yet), or None: other streams are written through Python."""
+    path = getattr(stream, "path", None) if type(cast(Any, stream)) is WriteAll else None
+    if path is None:
+        return None
+    try:
+        stream.flush()
+        if os.lseek(stream.fileno(), 0, os.SEEK_CUR) != 0 or os.path.getsize(path) != 0:
+            return None
+        return pa.OSFile(path, "wb")
+    except (OSError, ValueError):
+        return None
 
 
 def _dictionary_columns(schema: pa.Schema, first: pa.RecordBatch | None) -> list[str]:
