@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from . import compute as pc
 from .errors import DataError, UsageError
-from .io.arrays import float_values, strings, to_arrow
+from .io.arrays import empty_floats, float_values, strings, to_arrow
 from .io.reader import Chunk, TableReader
 
 #: pandas' default missing-value spellings (``pandas._libs.parsers.STR_NA_VALUES``; a test checks
@@ -436,7 +436,7 @@ class Converter:
         Text columns are parsed together, in one cast of all their cells (no work per column
         and chunk in Python: inputs may have 100,000 columns)."""
         n = chunk.num_rows
-        out = np.empty((n, len(self.indices)), dtype=np.float64, order="F")
+        out = empty_floats(n, len(self.indices))
         if not self.indices:
             return out
         batch = chunk.batch

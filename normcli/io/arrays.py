@@ -23,6 +23,16 @@ def strings(values: Sequence[str]) -> pa.Array:
     )
 
 
+def empty_floats(rows: int, cols: int) -> np.ndarray:
+    """An uninitialized (rows, cols) float64 block, column-major, in Arrow's memory pool.
+
+    A chunk's blocks are a few MB each, allocated and freed for every chunk: numpy's own
+    (malloc's) memory went back to the system and faulted its pages in again each time, while
+    the pool (jemalloc, :func:`normcli.pipeline.choose_memory_pool`) reuses them."""
+    buf = pa.allocate_buffer(rows * cols * 8)
+    return np.frombuffer(buf, dtype=np.float64).reshape((rows, cols), order="F")
+
+
 def float_values(arr: pa.Array) -> np.ndarray:
     """A float64 Arrow array as numpy, nulls as NaN (no pandas, one copy at most)."""
     if isinstance(arr, pa.ChunkedArray):

@@ -14,6 +14,7 @@ import pyarrow as pa
 from .. import __version__
 from ..columns import float_schema, reassemble
 from ..errors import DataError, UsageError
+from ..io.arrays import empty_floats
 from ..io.reader import Chunk
 from ..io.writer import Destination, Outputs
 from ..kernels import ColumnNorms, divide_columns, normalize_rows, parse_ord
@@ -203,7 +204,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
         params_json = {}
 
         def transform(X: np.ndarray) -> np.ndarray:
-            return normalize_rows(X, ord_)
+            return normalize_rows(X, ord_, out=empty_floats(*X.shape))
 
         chunks = job.chunks()
 
