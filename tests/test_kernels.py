@@ -55,6 +55,31 @@ def test_normalize_rows_vs_sklearn(rng, p: float, norm: str) -> None:
     np.testing.assert_allclose(normalize_rows(X, p), normalize(X, norm=norm), rtol=1e-15)
 
 
+@pytest.mark.parametrize("p,norm", [(1.0, "l1"), (2.0, "l2"), (math.inf, "max")])
+def test_normalize_rows_into_out_leaves_x(rng, p: float, norm: str) -> None:
+    """``out=``: the result is written there (in either memory order), X is left as it was,
+    and missing and infinite cells follow the same rules as without it."""
+    X = rng.standard_normal((40, 5)) * 1e3
+    X[3] = 0.0
+    X[5, 2] = np.nan
+    X[7, 1] = -np.inf
+    before = X.copy()
+    for order in ("C", "F"):
+        out = np.full(X.shape, 7.0, order=order)
+        got = normalize_rows(X, p, out=out)
+        assert got is out
+        np.testing.assert_array_equal(X, before)
+        np.testing.assert_array_equal(got, normalize_rows(X, p))
+    plain = np.delete(X, [5, 7], axis=0)
+    np.testing.assert_allclose(np.delete(out, [5, 7], axis=0), normalize(plain, norm=norm),
+                               rtol=1e-15)
+    row5 = np.delete(X[5], 2)
+    np.testing.assert_allclose(np.delete(out[5], 2), normalize(row5[None], norm=norm)[0],
+                               rtol=1e-15)
+    assert np.isnan(out[5, 2])
+    assert out[7].tolist() == [0.0, -1.0, 0.0, 0.0, 0.0]
+
+
 def test_normalize_rows_subnormal_exact() -> None:
     X = np.array([[5e-324, 5e-324], [1e308, 1e308], [1e200, -1e200], [0.0, 0.0]])
     out = normalize_rows(X, 2.0)
