@@ -12,11 +12,13 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from conftest import error_line, leftover_temp_files, run_main
 
 CMD = [sys.executable, "-m", "normcli"]
@@ -123,3 +125,40 @@ def test_write_error_of_the_output_file_is_one_line(tmp_path: Path) -> None:
     assert str(out) in line and "cannot write: File too large" in line
     assert out.read_bytes() == b"previous"
     assert leftover_temp_files(tmp_path) == []
+
+
+def _blocked_on_pipe(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/wchan") as fh:
+            return "pipe" in fh.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigterm_while_parquet_to_a_pipe_nobody_reads(tmp_path: Path) -> None:
+    """Parquet to standard output blocks in its write while the pipe is full: SIGTERM ends the
+    run at once (143), not when the reader goes away."""
+    src = tmp_path / "in.parquet"
+    pq.write_table(_table(200_000), src)
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.Popen([*CMD, "normalize", "--columns", "x,y", "--output-format",
+                             "parquet", str(src), "-"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not _blocked_on_pipe(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+        assert proc.stderr is not None and proc.stdout is not None
+        err = proc.stderr.read().decode()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 143, err
+    assert error_line(err) == "normcli: error: terminated"

@@ -663,12 +663,16 @@ PARQUET_DICTIONARY_SHARE = 0.5
 
 
 class ParquetWriter(TableWriter):
-    """Parquet, written by a thread of its own: encoding and compressing a row group (a third
-    of a Parquet-to-Parquet job's work) overlaps reading and computing the next ones.
+    """Parquet. Into an output file (the temporary file of a path), Arrow writes by itself, on
+    a thread of its own: encoding and compressing a row group (a third of a Parquet-to-Parquet
+    job's work) overlaps reading and computing the next ones.
 
     Row groups go to the thread in order through a queue of :data:`PARQUET_WRITE_AHEAD`; a
     failure there is raised by the next :meth:`put` or by :meth:`close`, and :meth:`abort`
-    stops the thread before the file is given up.
+    waits for the row group being written (a regular file's write ends) before the file is
+    given up. Other streams (standard output, a pipe, a FIFO, an object store) are written in
+    the caller's thread, as they may block for as long as their reader likes: an interrupt
+    then ends the write itself, not a wait for another thread.
     """
 
     def __init__(self, stream: BinaryIO, schema: pa.Schema) -> None:
@@ -730,6 +734,9 @@ class ParquetWriter(TableWriter):
         self._pending, self._pending_rows = [], 0
         if self._writer is None:
             self._open(batch)
+        if self._native is None:
+            self._writer.write_batch(batch)
+            return
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="normcli-parquet",
                                             daemon=True)
