@@ -232,3 +232,67 @@ def test_the_interpreter_ends_after_close_mid_read(tmp_path: Path) -> None:
             pytest.fail("the interpreter hung at exit")
         assert proc.returncode == 0, err
         assert err == b""
+
+
+def _parse_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "normcli-csv-parse"]
+
+
+def test_a_regular_file_is_parsed_ahead_on_its_own_thread(tmp_path: Path) -> None:
+    """Arrow parses a block when its batch is asked for: the batches of a regular file are
+    taken on a thread of their own, at most PARSE_AHEAD ahead, so a command's thread does not
+    wait for each parse."""
+    path = _write(tmp_path, b"a,b\n" + b"1,2\n" * 6_000_000)  # 24 blocks of 1 MB
+    reader = _reader(path)
+    it = iter(reader)
+    first = next(it)
+    ahead = reader._ahead
+    assert ahead is not None and ahead._thread.is_alive()
+    deadline = time.monotonic() + 60
+    while not ahead._queue.full() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # it would parse on now if it were not held (a false pass at worst)
+    assert ahead._queue.qsize() == reader_mod.PARSE_AHEAD
+    rows = first.num_rows + sum(chunk.num_rows for chunk in it)
+    assert rows == 6_000_000 and reader.finished
+    reader.close()
+    assert not _parse_threads()
+
+
+def test_close_mid_read_stops_the_parse_thread(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"a,b\n" + b"1,2\n" * 2_000_000)
+    reader = _reader(path)
+    it = iter(reader)
+    next(it)
+    assert _parse_threads()
+    reader.close()
+    assert not _parse_threads()
+    assert reader._ahead is None and reader._body is None
+    with pytest.raises(ValueError, match="closed"):
+        next(it)
+
+
+def test_an_error_in_the_parse_thread_is_raised_with_its_line(tmp_path: Path) -> None:
+    """Arrow's refusal happens on the parse thread; the consumer raises it, located."""
+    path = _write(tmp_path, b"a,b\n" + b"1,2\n" * 1_000_000 + b"1,2,3\n" + b"1,2\n" * 10)
+    reader = _reader(path)
+    with pytest.raises(DataError) as info:
+        _rows(reader)
+    assert info.value.line == 1_000_002
+    assert "expected 2 fields, found 3" in str(info.value)
+    assert not _parse_threads()
+
+
+def test_finished_counts_what_was_handed_out(tmp_path: Path) -> None:
+    """The parse thread may reach the end long before the consumer: ``finished`` (which
+    decides whether a typed second read pays) says what the consumer has taken."""
+    path = _write(tmp_path, b"a,b\n" + b"1.5,2\n" * 3_000_000)
+    reader = _reader(path)
+    it = iter(reader)
+    next(it)
+    time.sleep(0.5)
+    assert not reader.finished
+    for _ in it:
+        pass
+    assert reader.finished
+    reader.close()

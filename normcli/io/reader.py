@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,8 @@ READ_BLOCK_BYTES = 1 << 20
 STREAM_CHUNK_BYTES = 1 << 19
 #: Blocks a native file stream reads ahead of the batches taken (Arrow would read 32).
 NATIVE_READ_AHEAD = 8
+#: Batches Arrow parses ahead of the consumer, on a thread of their own (regular files only).
+PARSE_AHEAD = 4
 DEFAULT_PARQUET_ROWS = 1 << 14
 #: The longest CSV record (one row, with its quoted newlines) read; longer ones are an error.
 MAX_RECORD_BYTES = 64 << 20
@@ -366,6 +369,71 @@ class _NativeBody:
         self.file = None
 
 
+class _Ahead:
+    """The batches of ``batches`` (a :meth:`CsvReader._batches`), taken on a thread of their own
+    up to :data:`PARSE_AHEAD` ahead of the consumer.
+
+    Arrow's streaming reader parses a block when its batch is asked for: alone, a command's
+    thread would wait for every parse. Each item carries whether the reader had reached the end
+    of the input then, so that the consumer sees :attr:`CsvReader.finished` as it would have
+    without this thread. Only for regular files, whose reads end on their own: :meth:`stop`
+    waits for a parse in flight."""
+
+    def __init__(self, reader: CsvReader, batches: Iterator[pa.RecordBatch]) -> None:
+        self._reader = reader
+        self._batches = batches
+        self._queue: queue.Queue[tuple[str, Any, bool]] = queue.Queue(PARSE_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="normcli-csv-parse", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[str, Any, bool]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        batches = self._batches
+        try:
+            for batch in batches:
+                if not self._put(("batch", batch, self._reader._end_seen)):
+                    return
+            self._put(("end", None, True))
+        except BaseException as exc:  # raised in the consumer's thread
+            self._put(("error", exc, False))
+        finally:
+            batches.close()  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[tuple[pa.RecordBatch, bool]]:
+        while True:
+            try:
+                kind, value, end = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise ValueError("read from a closed CSV reader") from None
+                continue
+            if kind == "batch":
+                yield value, end
+            elif kind == "end":
+                return
+            else:
+                raise value
+
+    def stop(self) -> None:
+        """Stop taking batches and wait for the thread (at most one parse)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 class CsvReader(TableReader):
     kind = "csv"
 
@@ -389,7 +457,9 @@ class CsvReader(TableReader):
         self.row_bytes = row_bytes
         #: Arrow reached the end of the input (all rows have been read into batches).
         self.finished = False
+        self._end_seen = False  # what _batches has reached (finished: what was handed out)
         self._rows_seen = 0
+        self._ahead: _Ahead | None = None
         self._body: _Body | _NativeBody | None = None
         self._arrow: pacsv.CSVStreamingReader | None = None  # Arrow's reader over the body
         self._stream: Any = source.open_bytes()
@@ -577,9 +647,10 @@ class CsvReader(TableReader):
 
     def _as_text(self) -> None:
         """Read as text from now on, from the first row (the caller skips the rows it has)."""
+        self._stop_ahead()
         self._drop_body()
         self.numeric = ()
-        self.finished = False
+        self.finished = self._end_seen = False
         self._stream = self.source.open_bytes()
         self._set_up()
 
@@ -588,7 +659,7 @@ class CsvReader(TableReader):
         stalled = (lambda: self.source.stalled) if self.source.is_stream else None
         try:
             try:
-                for piece, flush in _rechunk(self._batches(), self.chunk_rows,
+                for piece, flush in _rechunk(self._taken(), self.chunk_rows,
                                              DEFAULT_CHUNK_BYTES, stalled, self._size):
                     yield Chunk(piece, row, flush=flush, pieces=self._pieces(piece, row))
                     row += piece.num_rows
@@ -600,7 +671,7 @@ class CsvReader(TableReader):
                 # long for a block): the rest is read as text, where the usual checks accept,
                 # locate and word it as they always have.
                 self._as_text()
-                for piece, flush in _rechunk(_drop_rows(self._batches(), row), self.chunk_rows,
+                for piece, flush in _rechunk(_drop_rows(self._taken(), row), self.chunk_rows,
                                              DEFAULT_CHUNK_BYTES, stalled, self._size):
                     yield Chunk(piece, row, flush=flush)
                     row += piece.num_rows
@@ -610,6 +681,26 @@ class CsvReader(TableReader):
             raise DataError(
                 f"cannot read: {_arrow_message(exc)}", source=self.source.display
             ) from exc
+
+    def _taken(self) -> Iterator[pa.RecordBatch]:
+        """The batches of :meth:`_batches` as the commands take them, counted (read ahead on a
+        thread of their own for a regular file: :class:`_Ahead`)."""
+        if isinstance(self._body, _NativeBody):
+            self._ahead = _Ahead(self, self._batches())
+            items: Iterator[tuple[pa.RecordBatch, bool]] = iter(self._ahead)
+        else:
+            items = ((batch, self._end_seen) for batch in self._batches())
+        for batch, end in items:
+            self._rows_seen += batch.num_rows
+            self.text_bytes += self._size(batch)
+            self.finished = self.finished or end
+            yield batch
+        self.finished = True
+
+    def _stop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.stop()
+            self._ahead = None
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         """Arrow's batches, past records too long for its blocks, up to the end sentinel."""
@@ -636,14 +727,10 @@ class CsvReader(TableReader):
                             native.taking(False)
                     n = batch.num_rows
                     if n and batch.column(self._end_col)[n - 1].as_py() == _END:
-                        self.finished = True
+                        self._end_seen = True
                         if n > 1:
-                            self._rows_seen += n - 1
-                            self.text_bytes += self._size(batch.slice(0, n - 1))
                             yield batch.slice(0, n - 1)
                         return
-                    self.text_bytes += self._size(batch)
-                    self._rows_seen += n
                     row += n
                     yield batch
             except pa.ArrowInvalid as exc:
@@ -654,7 +741,6 @@ class CsvReader(TableReader):
             record = self._long_record(offset, line, row - row0)
             yield pa.RecordBatch.from_arrays([strings([v]) for v in record.fields],
                                              schema=self.schema)
-            self.text_bytes += record.end - record.start
             row += 1
             self._resume = (record.end, row, record.next_line)
             self._body = self._open_body(record.end)
@@ -750,6 +836,7 @@ class CsvReader(TableReader):
         # pyarrow's streaming reader reads ahead on its own I/O thread, calling back into Python.
         # A read still in flight when the interpreter exits (Ctrl-C, SIGTERM) aborts the process
         # ("Fatal Python error: PyGILState_Release"): stop further reads and wait for it.
+        self._stop_ahead()
         if self._body is None:
             self._stream.close()
         self._drop_body()
