@@ -403,7 +403,7 @@ class _Ahead:
                 if not self._put(("batch", batch, self._reader._end_seen)):
                     return
             self._put(("end", None, True))
-        except BaseException as exc:  # raised in the consumer's thread
+        except BaseException as exc:  # noqa: BLE001 (raised in the consumer's thread)
             self._put(("error", exc, False))
         finally:
             batches.close()  # type: ignore[attr-defined]
