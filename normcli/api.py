@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .errors import UsageError
+from .errors import UsageError, refuse_unused
 from .io.arrow import ArrowReader, ArrowSource
 from .ops import fit as fit_mod
 from .ops import norm as norm_mod
@@ -210,13 +210,15 @@ def norm(
 
     ``ord`` has :func:`numpy.linalg.norm`'s meaning (``1``, ``2``, ``math.inf``, ``-math.inf``,
     ``0``, any real ``p``; aliases ``"l1"``, ``"l2"``, ``"max"``). With ``only``, the result
-    holds the norm column alone (a DataFrame keeps its index).
+    holds the norm column alone (a DataFrame keeps its index); it is for rows
+    (``axis="columns"`` gives the table alone already).
     """
     opts = norm_mod.NormOptions(
         ord=_number(ord), axis=axis, name=name, only=only,
         to=None if to is None else [float(v) for v in to], to_columns=_columns(to_columns),
         columns=_columns(columns), exclude=_columns(exclude),
     )
+    refuse_unused(norm_mod.unused_options(opts), {"only"} if only else ())
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
                chunk_rows=chunk_rows, na_values=na_values) as opened:
         sink = TableSink()
@@ -329,8 +331,8 @@ def fit(
     n_alphas: int = 100,
     eps: float = 1e-3,
     fold_column: str | None = None,
-    seed: int = 0,
-    select: Literal["min", "1se"] = "min",
+    seed: int | None = None,
+    select: Literal["min", "1se"] | None = None,
     drop_missing: bool = False,
     columns: Sequence[Any] | None = None,
     exclude: Sequence[Any] | None = None,
@@ -341,15 +343,22 @@ def fit(
     na_values: Sequence[str] | None = None,
 ) -> Model:
     """Fit a penalized linear regression of ``target`` on the other numeric columns (or
-    ``columns``) in one pass; as ``normcli fit``, with the same options."""
+    ``columns``) in one pass; as ``normcli fit``, with the same options.
+
+    ``seed`` (default 0) assigns the folds of ``cv`` and ``select`` (default ``"min"``) picks
+    its alpha: either given without ``cv`` (``seed`` with ``fold_column``) is a
+    :class:`~normcli.errors.UsageError`, as on the command line."""
+    given = {name for name, value in (("seed", seed), ("select", select)) if value is not None}
     opts = fit_mod.FitOptions(
         target=str(target), penalty=fit_mod.normalize_penalty(penalty), alpha=float(alpha),
         l1_ratio=float(l1_ratio), weights=weights, fit_intercept=fit_intercept,
         standardize=standardize, tol=float(tol), max_iter=int(max_iter), cv=cv,
         alphas=None if alphas is None else [float(a) for a in alphas], n_alphas=int(n_alphas),
-        eps=float(eps), fold_column=fold_column, seed=int(seed), select=select,
-        drop_missing=drop_missing, columns=_columns(columns), exclude=_columns(exclude),
+        eps=float(eps), fold_column=fold_column, seed=0 if seed is None else int(seed),
+        select="min" if select is None else select, drop_missing=drop_missing,
+        columns=_columns(columns), exclude=_columns(exclude),
     )
+    refuse_unused(fit_mod.unused_options(opts), given)
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
                chunk_rows=chunk_rows, na_values=na_values) as opened:
         report = fit_mod.compute(opened.job, opts)
@@ -387,8 +396,8 @@ class Scaler:
         data: Data,
         kind: Literal["minmax", "zscore", "maxabs"] = "minmax",
         *,
-        feature_range: tuple[float, float] = (0.0, 1.0),
-        clip: bool = False,
+        feature_range: tuple[float, float] | None = None,
+        clip: bool | None = None,
         columns: Sequence[Any] | None = None,
         exclude: Sequence[Any] | None = None,
         input_format: str | None = None,
@@ -397,15 +406,17 @@ class Scaler:
         chunk_rows: int | None = None,
         na_values: Sequence[str] | None = None,
     ) -> Scaler:
-        normalize_mod.check_scale(kind)
-        rng = (float(feature_range[0]), float(feature_range[1]))
-        normalize_mod.check_range(rng)
+        """The statistics of ``data``'s columns for a ``kind`` scaler. ``feature_range``
+        (default ``(0, 1)``) and ``clip`` (default False) are for ``minmax``: given with
+        another kind, a :class:`~normcli.errors.UsageError` (as ``--range`` and ``--clip`` are
+        for ``--scale minmax``)."""
+        rng, clip_ = normalize_mod.scaler_settings(kind, feature_range, clip)
         with _open(data, input_format=input_format, delimiter=delimiter, header=header,
                    chunk_rows=chunk_rows, na_values=na_values) as opened:
             job = opened.job
             sel = job.select(_columns(columns), _columns(exclude))
             stats = normalize_mod.column_stats(job, sel.used)
-        return cls(_CoreScaler(kind, sel.used_names, stats, rng, bool(clip)).to_json())
+        return cls(_CoreScaler(kind, sel.used_names, stats, rng, clip_).to_json())
 
     def transform(self, data: Data, **io: Any) -> Any:
         """``data`` with the scaler's columns scaled (see :func:`normalize`)."""

@@ -21,7 +21,9 @@ from .errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     NormcliError,
+    Rule,
     UsageError,
+    refuse_unused,
 )
 from .io import stdio
 from .options import common_options
@@ -134,16 +136,14 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> No
     check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
 
 
-def _refuse_unused(rules: list[tuple[str, bool, str]]) -> None:
+def _refuse_unused(rules: list[Rule]) -> None:
     """Options given on the command line that would have no effect, as ``(parameter, applies,
-    message)``: a usage error, never silently ignored (an option left at its default passes)."""
+    message)``: a usage error (:func:`normcli.errors.refuse_unused`)."""
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    for param, applies, message in rules:
-        if not applies and ctx.get_parameter_source(param) in (ParameterSource.COMMANDLINE,
-                                                               ParameterSource.ENVIRONMENT):
-            raise UsageError(message)
+    refuse_unused(rules, {param for param, _, _ in rules if ctx.get_parameter_source(param)
+                          in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)})
 
 
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,

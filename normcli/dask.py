@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from .engines import dask_engine as engine
 from .engines import units as U
-from .errors import UsageError
+from .errors import UsageError, refuse_unused
 from .pipeline import InputSpec, Job, OutputSpec
 from .reduce import tree_levels
 
@@ -57,13 +57,14 @@ def _client(client: Any, scheduler: str | None) -> Any:
         yield cluster
 
 
-#: The reading and writing options a path input takes (as :func:`normcli.normalize` does).
-_IO_KEYS = ("input_format", "delimiter", "header", "chunk_rows", "na_values", "output_format",
-            "output_delimiter")
+#: The reading options a path input takes (as :func:`normcli.normalize` does).
+_READ_KEYS = ("input_format", "delimiter", "header", "chunk_rows", "na_values")
+#: ... and the writing options of the functions that write parts.
+_IO_KEYS = (*_READ_KEYS, "output_format", "output_delimiter")
 
 
-def _spec(data: Any, io: dict[str, Any]) -> InputSpec:
-    unknown = sorted(set(io) - set(_IO_KEYS))
+def _spec(data: Any, io: dict[str, Any], keys: tuple[str, ...] = _IO_KEYS) -> InputSpec:
+    unknown = sorted(set(io) - set(keys))
     if unknown:  # never silently ignored (a misspelt option included)
         raise TypeError(f"unknown option {unknown[0]!r}")
     na_values = io.get("na_values")
@@ -77,6 +78,12 @@ def _no_io(io: dict[str, Any]) -> None:
     if io:
         raise UsageError(f"{', '.join(sorted(io))}: these say how to read or write files; they "
                          "do not apply to a dask DataFrame (its columns are typed)")
+
+
+def _no_output(output: Any) -> None:
+    if output is not None:
+        raise UsageError("a dask DataFrame gives a dask DataFrame: write it with its own "
+                         "to_parquet/to_csv (leave out output)")
 
 
 def _out(output: str | os.PathLike[str], io: dict[str, Any], folder: bool = True) -> OutputSpec:
@@ -211,26 +218,28 @@ def _fit_options(target: str, options: dict[str, Any]) -> Any:
     unknown = set(options) - known
     if unknown:
         raise TypeError(f"unknown option {sorted(unknown)[0]!r}")
-    options = dict(options)
+    given = {key for key, value in options.items() if value is not None}
+    options = {key: value for key, value in options.items() if value is not None}
     options["penalty"] = fit_mod.normalize_penalty(options.get("penalty", "l2"))
     for key in ("columns", "exclude"):
         if options.get(key) is not None:
             options[key] = [str(c) for c in options[key]]
-    return fit_mod.FitOptions(target=str(target), **options)
+    opts = fit_mod.FitOptions(target=str(target), **options)
+    refuse_unused(fit_mod.unused_options(opts), given)  # before any task
+    return opts
 
 
 def scaler(data: Any, kind: Literal["minmax", "zscore", "maxabs"] = "minmax", *,
-           feature_range: tuple[float, float] = (0.0, 1.0), clip: bool = False,
+           feature_range: tuple[float, float] | None = None, clip: bool | None = None,
            columns: Sequence[Any] | None = None, exclude: Sequence[Any] | None = None,
            client: Any = None, scheduler: str | None = None, **io: Any) -> Any:
-    """:meth:`normcli.Scaler.fit` on the cluster: the same :class:`normcli.Scaler`."""
+    """:meth:`normcli.Scaler.fit` on the cluster: the same :class:`normcli.Scaler` (and the
+    same rules: ``feature_range`` and ``clip`` are for ``minmax``)."""
     from .api import Scaler
     from .ops import normalize as normalize_mod
     from .scalers import Scaler as CoreScaler
 
-    normalize_mod.check_scale(kind)
-    rng = (float(feature_range[0]), float(feature_range[1]))
-    normalize_mod.check_range(rng)
+    rng, clip_ = normalize_mod.scaler_settings(kind, feature_range, clip)
     cols = None if columns is None else [str(c) for c in columns]
     excl = None if exclude is None else [str(c) for c in exclude]
     if _is_frame(data):
@@ -241,11 +250,11 @@ def scaler(data: Any, kind: Literal["minmax", "zscore", "maxabs"] = "minmax", *,
                 sel = job.select(cols, excl)
                 stats = _FrameEngine(cluster, data).column_stats(job, sel.used)
         else:
-            job, _, units = engine.open_input(_spec(data, io))
+            job, _, units = engine.open_input(_spec(data, io, _READ_KEYS))
             with job:
                 sel = job.select(cols, excl)
                 stats = engine.ClusterStats(cluster, units).column_stats(job, sel.used)
-    return Scaler(CoreScaler(kind, sel.used_names, stats, rng, bool(clip)).to_json())
+    return Scaler(CoreScaler(kind, sel.used_names, stats, rng, clip_).to_json())
 
 
 def normalize(data: Any, output: str | os.PathLike[str] | None = None, *,
@@ -257,13 +266,13 @@ def normalize(data: Any, output: str | os.PathLike[str] | None = None, *,
     from . import api
 
     if _is_frame(data):
-        if output is not None:
-            raise UsageError("a dask DataFrame gives a dask DataFrame: write it with its own "
-                             "to_parquet/to_csv (leave out output)")
+        _no_output(output)
+        _no_io(_pop_io(options))
+        api.normalize(data._meta, **options)  # every option checked before any task
         params = options.pop("params", None)
         if params is None and options.get("scale") is not None:
             params = scaler(data, options["scale"], feature_range=options.pop(
-                "feature_range", None) or (0.0, 1.0), clip=bool(options.pop("clip", False)),
+                "feature_range", None), clip=options.pop("clip", None),
                 columns=options.get("columns"), exclude=options.get("exclude"),
                 client=client, scheduler=scheduler).params
         elif params is None and options.get("axis") == "columns":
@@ -324,8 +333,10 @@ def norm(data: Any, output: str | os.PathLike[str] | None = None, *, client: Any
     from .ops import norm as norm_mod
 
     if _is_frame(data):
+        _no_output(output)
+        _no_io(_pop_io(options))
+        meta = api.norm(data._meta, **options)  # every option checked before any task
         if options.get("axis") == "columns":
-            _no_io(_pop_io(options))  # api.norm, which refuses them, is not called here
             from .kernels import parse_ord
 
             ord_ = parse_ord(str(options.get("ord", 2)))
@@ -338,12 +349,12 @@ def norm(data: Any, output: str | os.PathLike[str] | None = None, *, client: Any
 
             return pd.DataFrame({"column": sel.used_names,
                                  str(options.get("name", "norm")): acc.norms()})
-        meta = api.norm(data._meta, **options)
         return data.map_partitions(api.norm, meta=meta, **options)
     io = _pop_io(options)
     if "ord" in options:
         options["ord"] = str(options["ord"])
     opts = norm_mod.NormOptions(**options)
+    refuse_unused(norm_mod.unused_options(opts), {"only"} if opts.only else ())
     if opts.axis == "columns" and output is None:
         raise UsageError("give an output file for the table of column norms")
     if output is None:
@@ -361,6 +372,7 @@ def predict(model: Any, data: Any, output: str | os.PathLike[str] | None = None,
 
     core = api._core_model(model)
     if _is_frame(data):
+        _no_output(output)
         _no_io(io)
         meta = api.predict(model, data._meta, name=name)
         return data.map_partitions(lambda pdf: api.predict(model, pdf, name=name), meta=meta)

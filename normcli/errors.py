@@ -7,6 +7,10 @@ turns it into one line ``normcli: error: ...`` on standard error and exits with
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not typing's: --version imports nothing it need not
+if TYPE_CHECKING:
+    from collections.abc import Container, Iterable
+
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -60,3 +64,19 @@ class UsageError(NormcliError):
     """Wrong usage: bad option values, unknown columns (exit status 2)."""
 
     exit_code = EXIT_USAGE
+
+
+#: ``(parameter, applies, message)``: an option that only means something with others (see
+#: :func:`refuse_unused`); ``parameter`` is the Python name (the command line's dest).
+Rule = tuple[str, bool, str]
+
+
+def refuse_unused(rules: Iterable[Rule], given: Container[str]) -> None:
+    """The one rule for options that would have no effect: one the caller gave (its name is in
+    ``given``) where it does not apply is a usage error, never silently ignored. An option
+    left at its default passes. The command line says what was given from where each value
+    came (the command line or the environment, not a default); the Python API from the
+    arguments passed (not None)."""
+    for param, applies, message in rules:
+        if not applies and param in given:
+            raise UsageError(message)

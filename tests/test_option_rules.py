@@ -7,13 +7,17 @@ and in the places that check an output before any data is read.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import error_line, leftover_temp_files, run_main
+from conftest import error_line, leftover_temp_files, run_main, write_csv
 
 import normcli
 from normcli.errors import UsageError
@@ -317,3 +321,167 @@ def test_plot_naming_a_file_of_a_dataset_input_is_refused(tmp_path: Path) -> Non
     assert code == 2
     assert "is a file of the input" in error_line(err)
     assert (folder / "a.csv").read_text() == "x,y\n1,2\n2,3\n3,5\n"
+
+
+# -- the Python API: the same rules, the same messages ------------------------------------------
+# Each case: the command line's arguments, and the Python call that says the same thing. The
+# input does not exist: both refuse before anything is read, with the same message (the rule is
+# defined once, normcli.errors.refuse_unused over the ops' unused_options).
+API_UNUSED = [
+    (["norm", "--axis", "columns", "--only"],
+     lambda p: normcli.norm(p, axis="columns", only=True)),
+    (["fit", "-y", "y", "--seed", "3"], lambda p: normcli.fit(p, "y", seed=3)),
+    (["fit", "-y", "y", "--seed", "0"], lambda p: normcli.fit(p, "y", seed=0)),  # the default
+    (["fit", "-y", "y", "--select", "1se"], lambda p: normcli.fit(p, "y", select="1se")),
+    (["fit", "-y", "y", "--select", "min"], lambda p: normcli.fit(p, "y", select="min")),
+    (["fit", "-y", "y", "--penalty", "l1", "--cv", "3", "--fold-column", "a", "--seed", "3"],
+     lambda p: normcli.fit(p, "y", penalty="l1", cv=3, fold_column="a", seed=3)),
+]
+
+
+@pytest.mark.parametrize(("args", "call"), API_UNUSED)
+def test_python_api_refuses_what_the_command_line_refuses(tmp_path: Path, args: list[str],
+                                                          call: Any) -> None:
+    missing = tmp_path / "missing.csv"
+    code, _, err = run_main([*args, str(missing)])
+    assert code == 2
+    with pytest.raises(UsageError) as caught:
+        call(missing)
+    assert error_line(err) == f"normcli: error: {caught.value}"
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 3.0, 2.0, 5.0]})
+    with pytest.raises(UsageError, match=f"^{re.escape(str(caught.value))}$"):
+        call(frame)
+
+
+@pytest.mark.parametrize("kind", ["zscore", "maxabs"])
+@pytest.mark.parametrize(("cli", "kwargs"), [
+    (["--range", "-1,1"], {"feature_range": (-1.0, 1.0)}),
+    (["--range", "0,1"], {"feature_range": (0.0, 1.0)}),  # the default, given
+    (["--clip"], {"clip": True}),
+    (["--no-clip"], {"clip": False}),
+])
+def test_scaler_range_and_clip_are_for_minmax(tmp_path: Path, kind: str, cli: list[str],
+                                              kwargs: dict[str, object]) -> None:
+    """``Scaler.fit`` (and ``normcli.dask.scaler``) apply normalize's rule for --range and
+    --clip: the same message as ``normalize --scale zscore --range ...``."""
+    path = write_csv(tmp_path / "d.csv", ["a", "b"], [[1.0, 2.0], [3.0, 5.0]])
+    code, _, err = run_main(["normalize", "--scale", kind, *cli, str(path)])
+    assert code == 2
+    with pytest.raises(UsageError) as caught:
+        normcli.Scaler.fit(path, kind, **kwargs)  # type: ignore[arg-type]
+    assert error_line(err) == f"normcli: error: {caught.value}"
+    with pytest.raises(UsageError, match="applies to --scale minmax only"):
+        normcli.Scaler.fit(pd.DataFrame({"a": [1.0, 2.0]}), kind,  # type: ignore[arg-type]
+                           **kwargs)
+
+
+def test_python_api_options_where_they_apply(reg: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    """Given where they apply, the options work (checked against scikit-learn)."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    path, X, _ = reg
+    df = pd.read_csv(path)
+    scaler = normcli.Scaler.fit(df, "minmax", feature_range=(-1.0, 1.0), clip=True,
+                                columns=["a", "b", "c"])
+    new = pd.DataFrame({"a": [0.0, 100.0], "b": [0.0, -100.0], "c": [0.5, 0.25]})
+    ref = MinMaxScaler(feature_range=(-1.0, 1.0), clip=True).fit(X)
+    np.testing.assert_allclose(scaler.transform(new).to_numpy(),
+                               ref.transform(new.to_numpy()), rtol=1e-13, atol=1e-15)
+    plain = normcli.Scaler.fit(df, "zscore", columns=["a"])  # no range or clip given
+    assert plain.kind == "zscore"
+    # defaults of seed and select are fine without cv; given, they work with it
+    assert normcli.fit(df, "y").alpha_ == 1.0
+    a = normcli.fit(df, "y", penalty="l1", cv=3, seed=2, select="1se")
+    b = normcli.fit(df, "y", penalty="l1", cv=3, seed=2, select="min")
+    assert a.alpha_ >= b.alpha_ and a.report["cv"]["select"] == "1se"
+    assert normcli.norm(df, only=True).shape == (60, 1)
+
+
+@pytest.mark.parametrize("kw", [{"delimiter": ";"}, {"na_values": ["-999"]},
+                                {"input_format": "csv"}, {"header": False}])
+def test_reading_options_refused_for_in_memory_data_everywhere(kw: dict[str, object]) -> None:
+    """Every function of the API, and the methods that call them, refuse reading options for
+    a DataFrame or an Arrow table (its columns are typed; nothing is read)."""
+    df = pd.DataFrame({"a": [3.0, 1.0, 2.0], "y": [4.0, 1.0, 3.0]})
+    model = normcli.fit(df, "y")
+    scaler = normcli.Scaler.fit(df, "zscore")
+    calls: list[Callable[[Any], object]] = [
+        lambda d: normcli.normalize(d, **kw), lambda d: normcli.norm(d, **kw),
+        lambda d: normcli.fit(d, "y", **kw), lambda d: normcli.predict(model, d, **kw),
+        lambda d: model.predict(d, **kw), lambda d: scaler.transform(d, **kw),
+        lambda d: normcli.Scaler.fit(d, "zscore", **kw)]
+    for data in (df, pa.Table.from_pandas(df)):
+        for call in calls:
+            with pytest.raises(UsageError, match="do not apply to a DataFrame or an Arrow table"):
+                call(data)
+
+
+# -- normcli.dask: the same rules, refused before any task ----------------------------------------
+# ``client`` is a stand-in that no cluster call could use: the refusal comes first.
+NO_CLIENT = object()
+
+
+def _nd() -> Any:
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("distributed")
+    import normcli.dask
+
+    return normcli.dask
+
+
+def _ddf() -> Any:
+    import dask.dataframe as dd
+
+    return dd.from_pandas(pd.DataFrame({"id": ["a", "b", "c", "d"], "a": [1.0, 2.0, 3.0, 4.0],
+                                        "y": [1.0, 3.0, 2.0, 5.0]}), npartitions=2)
+
+
+DASK_REFUSED = [
+    pytest.param(lambda nd, d, p: nd.fit(d, "y", seed=3, client=NO_CLIENT), UsageError,
+                 "--seed assigns the folds of --cv", id="fit-frame-seed"),
+    pytest.param(lambda nd, d, p: nd.fit(p, "y", select="1se", client=NO_CLIENT), UsageError,
+                 "--select picks alpha", id="fit-path-select"),
+    pytest.param(lambda nd, d, p: nd.scaler(d, "zscore", feature_range=(0, 2), client=NO_CLIENT),
+                 UsageError, "--range applies to --scale minmax only", id="scaler-frame-range"),
+    pytest.param(lambda nd, d, p: nd.scaler(p, "maxabs", clip=False, client=NO_CLIENT),
+                 UsageError, "--clip/--no-clip applies to --scale minmax only",
+                 id="scaler-path-clip"),
+    pytest.param(lambda nd, d, p: nd.scaler(p, "zscore", output_format="csv", client=NO_CLIENT),
+                 TypeError, "unknown option 'output_format'", id="scaler-path-output-format"),
+    pytest.param(lambda nd, d, p: nd.normalize(d, scale="zscore", feature_range=(0, 2),
+                                               client=NO_CLIENT),
+                 UsageError, "--range applies to --scale minmax only", id="normalize-frame-range"),
+    pytest.param(lambda nd, d, p: nd.normalize(d, scale="maxabs", clip=True, client=NO_CLIENT),
+                 UsageError, "--clip/--no-clip applies to --scale minmax only",
+                 id="normalize-frame-clip"),
+    pytest.param(lambda nd, d, p: nd.normalize(d, scale="zscore", norm="l1", client=NO_CLIENT),
+                 UsageError, "give --norm or --scale, not both", id="normalize-frame-norm-scale"),
+    pytest.param(lambda nd, d, p: nd.normalize(d, scale="zscore", delimiter=";",
+                                               client=NO_CLIENT),
+                 UsageError, "do not apply to a dask DataFrame", id="normalize-frame-delimiter"),
+    pytest.param(lambda nd, d, p: nd.norm(d, axis="columns", only=True, client=NO_CLIENT),
+                 UsageError, "--only writes the row norms alone", id="norm-frame-only"),
+    pytest.param(lambda nd, d, p: nd.norm(d, axis="columns", to=[0.0, 0.0], client=NO_CLIENT),
+                 UsageError, "--to and --to-columns work with --axis rows", id="norm-frame-to"),
+    pytest.param(lambda nd, d, p: nd.norm(d, axis="columns", onyl=True, client=NO_CLIENT),
+                 TypeError, "onyl", id="norm-frame-misspelt"),
+    pytest.param(lambda nd, d, p: nd.norm(p, "out.csv", axis="columns", only=True,
+                                          client=NO_CLIENT),
+                 UsageError, "--only writes the row norms alone", id="norm-path-only"),
+    pytest.param(lambda nd, d, p: nd.norm(d, "out/", client=NO_CLIENT), UsageError,
+                 "a dask DataFrame gives a dask DataFrame", id="norm-frame-output"),
+    pytest.param(lambda nd, d, p: nd.predict(normcli.fit(d.compute(), "y", columns=["a"]), d,
+                                             "out/", client=NO_CLIENT),
+                 UsageError, "a dask DataFrame gives a dask DataFrame", id="predict-frame-output"),
+    pytest.param(lambda nd, d, p: nd.fit(p, "y", client=NO_CLIENT,
+                                         scheduler="tcp://127.0.0.1:1"),
+                 UsageError, "give client or scheduler, not both", id="client-and-scheduler"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "message"), DASK_REFUSED)
+def test_dask_api_refuses_before_any_task(tmp_path: Path, call: Any, error: type[Exception],
+                                          message: str) -> None:
+    nd = _nd()
+    with pytest.raises(error, match=message):
+        call(nd, _ddf(), tmp_path / "missing.csv")

@@ -75,6 +75,11 @@ class Settings:
     #: An already connected ``distributed.Client`` (the Python API); the engine leaves it open.
     client: Any = None
 
+    def __post_init__(self) -> None:
+        if self.client is not None and self.scheduler is not None:  # never silently ignored
+            raise UsageError("give client or scheduler, not both (a client is connected "
+                             "to its scheduler already)")
+
 
 class Cluster(AbstractContextManager["Cluster"]):
     """A connection to a Dask scheduler, or a LocalCluster started for this run."""

@@ -21,7 +21,7 @@ import pyarrow as pa
 from .. import __version__, formats
 from .. import compute as pc
 from ..columns import Selection, check_numbers, index_of
-from ..errors import DataError, UsageError
+from ..errors import DataError, Rule, UsageError
 from ..fit_report import (
     Stats,
     check_path_columns,
@@ -275,7 +275,7 @@ def _check_options(opts: FitOptions) -> None:
     check_side_files(opts)
 
 
-def unused_options(opts: FitOptions) -> list[tuple[str, bool, str]]:
+def unused_options(opts: FitOptions) -> list[Rule]:
     """``(option, applies, message)`` for the options that only mean something with others;
     the command line refuses one given where it would be ignored."""
     cv = opts.cv is not None

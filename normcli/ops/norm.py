@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..columns import float_schema, reassemble
-from ..errors import UsageError
+from ..errors import Rule, UsageError
 from ..io.arrays import strings, to_arrow
 from ..io.reader import Chunk
 from ..kernels import parse_ord, row_norms
@@ -36,7 +36,7 @@ class NormOptions:
     exclude: Sequence[str] | None = None
 
 
-def unused_options(opts: NormOptions) -> list[tuple[str, bool, str]]:
+def unused_options(opts: NormOptions) -> list[Rule]:
     """``(option, applies, message)``: the command line refuses an option given where it
     would be ignored."""
     return [("only", opts.axis != "columns",

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..columns import float_schema, reassemble
-from ..errors import DataError, UsageError
+from ..errors import DataError, Rule, UsageError, refuse_unused
 from ..io.arrays import empty_floats
 from ..io.reader import Chunk
 from ..io.writer import Destination, Outputs
@@ -92,6 +92,34 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
     raise DataError(f"not a normcli parameters file (unknown kind {kind!r})", source=where)
 
 
+def unused_options(opts: NormalizeOptions) -> list[Rule]:
+    """``(option, applies, message)``: ``--range`` and ``--clip`` are for ``--scale minmax``
+    (the scale saved in ``--params`` included); given with any other, a usage error."""
+    saved = f" (the parameters are for {opts.scale})" if opts.params and opts.scale else ""
+    minmax = opts.scale == "minmax"
+    return [("feature_range", minmax, f"--range applies to --scale minmax only{saved}"),
+            ("clip", minmax, f"--clip/--no-clip applies to --scale minmax only{saved}")]
+
+
+def given_options(opts: NormalizeOptions) -> set[str]:
+    """The options of :func:`unused_options` that were given: their defaults are None."""
+    return {name for name in ("feature_range", "clip") if getattr(opts, name) is not None}
+
+
+def scaler_settings(kind: str, feature_range: tuple[float, float] | None,
+                    clip: bool | None) -> tuple[tuple[float, float], bool]:
+    """A scaler's ``(feature_range, clip)`` as the Python API's :meth:`normcli.Scaler.fit`
+    takes them (None: not given; default ``(0, 1)``, no clipping), checked by the rules
+    ``normalize`` applies: ``feature_range`` and ``clip`` are for ``minmax`` only."""
+    check_scale(kind)
+    opts = NormalizeOptions(scale=kind, feature_range=feature_range, clip=clip)
+    refuse_unused(unused_options(opts), given_options(opts))
+    rng = (0.0, 1.0) if feature_range is None else (float(feature_range[0]),
+                                                     float(feature_range[1]))
+    check_range(rng)
+    return rng, bool(clip)
+
+
 def check_scale(scale: str | None) -> None:
     if scale is not None and scale not in SCALERS:
         raise UsageError("--scale must be minmax, zscore or maxabs")
@@ -120,13 +148,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
         saved = load_params(opts.params)
     if saved is not None:
         opts = _from_params(opts, saved)
-    if opts.scale != "minmax":
-        given = "--range" if opts.feature_range is not None else (
-            "--clip/--no-clip" if opts.clip is not None else None)
-        if given is not None:
-            raise UsageError(f"{given} applies to --scale minmax only"
-                             + (f" (the parameters are for {opts.scale})" if opts.params
-                                and opts.scale else ""))
+    refuse_unused(unused_options(opts), given_options(opts))
     norm_text = opts.norm or "l2"
     ord_ = parse_ord(norm_text, allow_special=False, minimum=1.0)
     if opts.save_params is not None and opts.scale is None and opts.axis == "rows":
