@@ -12,8 +12,6 @@ which imports this package, never imports pandas.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import DataError, NormcliError, UsageError
 
 __version__ = "0.1.0"
@@ -31,7 +29,11 @@ __all__ = [
     "predict",
 ]
 
+# typing's own TYPE_CHECKING would import typing (10-15 ms of a 20 ms `normcli --version`)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import Model, Scaler, fit, norm, normalize, predict
 
 _API = frozenset({"Model", "Scaler", "fit", "norm", "normalize", "predict"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import sys
@@ -23,6 +22,7 @@ from .errors import (
     NormcliError,
     Rule,
     UsageError,
+    os_error_message,
     refuse_unused,
 )
 from .io import stdio
@@ -238,6 +238,17 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (KeyboardInterrupt, EOFError, OSError) as exc:
+            if not _Group.carrying:
+                raise
+            raise _Carried(exc) from exc
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        # --help and --version print while the arguments are parsed: a closed standard output
+        # there would be Click's exit 1, not the broken pipe's 141.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as exc:
             if not _Group.carrying:
                 raise
             raise _Carried(exc) from exc
@@ -533,12 +544,7 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
         _error(str(exc))
         code[0] = exc.exit_code
     except BrokenPipeError:
-        # The reader of standard output went away: stop quietly, as `yes | head` does.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        stdio.stdout_gone()
         code[0] = EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         _error("interrupted")
@@ -552,8 +558,7 @@ def _handled(debug: bool) -> Iterator[list[int]]:  # noqa: C901
     except OSError as exc:
         if debug:
             _traceback()
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        _error(f"{where}{exc.strerror or exc}")
+        _error(os_error_message(exc))
         code[0] = EXIT_DATA
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         if debug:
@@ -584,14 +589,9 @@ def main(argv: list[str] | None = None) -> None:
         code[0] = _click_main(args)
         if sys.stdout is not None:
             sys.stdout.flush()  # what click printed (--help, --version)
-    # Nothing may be left for the interpreter's flush at exit, which cannot report a failure.
-    failed = stdio.quiet_std_streams()
-    if failed is not None and code[0] == 0:
-        if failed == errno.EPIPE:
-            code[0] = EXIT_BROKEN_PIPE
-        else:
-            _error(f"standard output: cannot write: {os.strerror(failed)}")
-            code[0] = EXIT_DATA
+    code[0], failure = stdio.final_status(code[0])
+    if failure is not None:
+        _error(failure)
     if argv is None:
         os._exit(code[0])
     sys.exit(code[0])

@@ -66,6 +66,12 @@ class UsageError(NormcliError):
     exit_code = EXIT_USAGE
 
 
+def os_error_message(exc: OSError) -> str:
+    """An operating-system error as the error line says it: the file it names, what failed."""
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    return f"{where}{exc.strerror or exc}"
+
+
 #: ``(parameter, applies, message)``: an option that only means something with others (see
 #: :func:`refuse_unused`); ``parameter`` is the Python name (the command line's dest).
 Rule = tuple[str, bool, str]

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pac
 import pytest
 
+import normcli
 from normcli import compute as pc
 
 
@@ -192,3 +193,112 @@ def test_other_names_come_from_pyarrow_compute() -> None:
     assert pc.sum(pa.array([1.5, 2.0])).as_py() == 3.5  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         pc.__wrapped__  # noqa: B018 - a dunder is not looked up in pyarrow.compute
+
+
+# -- normcli --version without Click ------------------------------------------------------------
+#: The console script as pip writes it for ``normcli = "normcli.__main__:run"``.
+SCRIPT = "import sys\nfrom normcli.__main__ import run\nsys.exit(run())\n"
+#: The same start, with the arguments always given to Click (its version option, as before).
+CLICK = ("import sys\nimport normcli.__main__ as m\nm._version_only = lambda args: False\n"
+         "sys.exit(m.run())\n")
+
+
+def _start(code: str, args: list[str], *, stdout: object = subprocess.PIPE,
+           env: dict[str, str] | None = None,
+           importtime: bool = False) -> subprocess.CompletedProcess[bytes]:
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run([sys.executable, *flags, "-c", code, *args], stdout=stdout,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          env=env if env is not None else os.environ)
+
+
+def _imported(stderr: bytes) -> set[str]:
+    """The modules ``-X importtime`` listed."""
+    names = set()
+    for line in stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def test_version_imports_no_click() -> None:
+    p = _start(SCRIPT, ["--version"], importtime=True)
+    assert p.returncode == 0
+    # what the interpreter's start imports here (an editable install's finder: typing, enum)
+    before = _imported(_start("pass", [], importtime=True).stderr)
+    mods = _imported(p.stderr) - before
+    assert "normcli.__main__" in mods  # the listing is complete
+    # Click (30-40 ms), typing (10-15 ms) and enum (7 ms, under signal) are not needed to
+    # print one line
+    assert not mods & {"click", "normcli.cli", "normcli.options", "typing", "enum", "signal",
+                       "numpy", "pyarrow", "pandas"}
+    assert {m for m in mods if m.startswith("normcli")} == {
+        "normcli", "normcli.__main__", "normcli.errors", "normcli.io", "normcli.io.stdio"}
+
+
+def test_version_prints_what_clicks_option_prints() -> None:
+    fast = _start(SCRIPT, ["--version"])
+    slow = _start(CLICK, ["--version"])
+    assert (fast.returncode, fast.stdout, fast.stderr) == (0, slow.stdout, b"")
+    assert (slow.returncode, slow.stderr) == (0, b"")
+    assert fast.stdout == f"normcli, version {normcli.__version__}\n".encode()
+
+
+@pytest.mark.parametrize("args", [["--version", "--debug"], ["--debug", "--version"],
+                                  ["--version", "normalize"], ["normalize", "--version"],
+                                  ["--version", "--version"], ["--versio"]])
+def test_version_with_other_arguments_goes_through_click(args: list[str]) -> None:
+    fast = _start(SCRIPT, args, importtime=True)
+    assert "click" in _imported(fast.stderr)
+    slow = _start(CLICK, args)
+    assert fast.returncode == slow.returncode
+    assert fast.stdout == slow.stdout
+    lines = [ln for ln in fast.stderr.decode().splitlines() if not ln.startswith("import time")]
+    assert "\n".join(lines) == slow.stderr.decode().rstrip("\n")
+    if args == ["normalize", "--version"]:
+        assert slow.returncode == 2  # no such option of normalize
+    elif args != ["--versio"]:
+        assert (slow.returncode, slow.stdout) == (0, f"normcli, version "
+                                                     f"{normcli.__version__}\n".encode())
+
+
+def test_version_with_shell_completion_asked_goes_through_click() -> None:
+    env = dict(os.environ, _NORMCLI_COMPLETE="bash_source")
+    fast = _start(SCRIPT, ["--version"], env=env)
+    assert fast.returncode == 0
+    assert fast.stdout.startswith(b"_normcli_completion() {")
+    assert fast.stdout == _start(CLICK, ["--version"], env=env).stdout
+
+
+def _closed_pipe() -> int:
+    r, w = os.pipe()
+    os.close(r)
+    return w
+
+
+@pytest.mark.parametrize("how", ["closed pipe", "full disk", "no stdout"])
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help_when_stdout_fails(how: str, args: list[str]) -> None:
+    """The fast path fails as Click's does; a reader that went away is 141 for both (Click's
+    own handler made it a silent 1)."""
+    want = {"closed pipe": (141, b""),
+            "full disk": (1, b"normcli: error: No space left on device\n"),
+            "no stdout": (1, b"normcli: error: standard output is closed\n")}[how]
+    got = []
+    for code in (SCRIPT, CLICK):
+        if how == "no stdout":
+            p = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-c", code,
+                                *args], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        elif how == "full disk":
+            if not os.path.exists("/dev/full"):
+                pytest.skip("no /dev/full")
+            with open("/dev/full", "wb") as full:
+                p = _start(code, args, stdout=full)
+        else:
+            w = _closed_pipe()
+            try:
+                p = _start(code, args, stdout=w)
+            finally:
+                os.close(w)
+        got.append((p.returncode, p.stderr))
+    assert got == [want, want]

@@ -17,11 +17,13 @@ from __future__ import annotations
 import errno
 import io
 import os
-import select
 import sys
-from typing import Any, BinaryIO, cast
 
-from ..errors import NormcliError
+from ..errors import EXIT_BROKEN_PIPE, EXIT_DATA, NormcliError
+
+TYPE_CHECKING = False  # not typing's: `normcli --version` imports this module, not typing
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 #: Writes smaller than this are gathered; larger ones go to the descriptor directly.
 _BUFFER = 1 << 18
@@ -73,6 +75,8 @@ def stdin_closed() -> bool:
 
 
 def _wait_writable(fd: int) -> None:
+    import select  # rare (a non-blocking pipe that is full): not for every start
+
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
     poller.poll()  # a signal handler that raises (SIGTERM, SIGINT, SIGHUP) ends the wait
@@ -187,8 +191,8 @@ def stdout_stream() -> BinaryIO:
     try:
         fd = out.fileno()
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        return cast(BinaryIO, WriteAll(out.buffer, "standard output"))
-    return cast(BinaryIO, WriteAll(fd, "standard output"))
+        return WriteAll(out.buffer, "standard output")  # type: ignore[return-value]
+    return WriteAll(fd, "standard output")  # type: ignore[return-value]
 
 
 def message(text: str) -> None:
@@ -235,3 +239,27 @@ def quiet_std_streams() -> int | None:
             except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
                 pass
     return failed
+
+
+def stdout_gone() -> None:
+    """The reader of standard output went away (a broken pipe): point the descriptor at
+    ``/dev/null`` so that nothing still buffered fails again; the run stops quietly (141), as
+    ``yes | head`` does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def final_status(code: int) -> tuple[int, str | None]:
+    """The exit status once Python's standard streams are flushed (:func:`quiet_std_streams`),
+    and the error to report, if any: a failed standard output turns a success into 141 (a
+    closed pipe) or 1. Nothing may be left for the interpreter's flush at exit, which cannot
+    report a failure."""
+    failed = quiet_std_streams()
+    if failed is None or code != 0:
+        return code, None
+    if failed == errno.EPIPE:
+        return EXIT_BROKEN_PIPE, None
+    return EXIT_DATA, f"standard output: cannot write: {os.strerror(failed)}"
