@@ -302,3 +302,39 @@ def test_version_and_help_when_stdout_fails(how: str, args: list[str]) -> None:
                 os.close(w)
         got.append((p.returncode, p.stderr))
     assert got == [want, want]
+
+
+def _write_mo(path: Path, catalog: dict[str, str]) -> None:
+    """A GNU gettext catalogue (the .mo format: a header, two tables of (length, offset))."""
+    import struct
+
+    keys = sorted(catalog)
+    ids = b"".join(k.encode() + b"\0" for k in keys)
+    strs = b"".join(catalog[k].encode() + b"\0" for k in keys)
+    start = 7 * 4 + 16 * len(keys)
+    offsets, pos = [], 0
+    for k in keys:
+        offsets.append((len(k.encode()), start + pos))
+        pos += len(k.encode()) + 1
+    trans, pos = [], 0
+    for k in keys:
+        trans.append((len(catalog[k].encode()), start + len(ids) + pos))
+        pos += len(catalog[k].encode()) + 1
+    head = struct.pack("<7I", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + 8 * len(keys), 0, 0)
+    table = b"".join(struct.pack("<2I", *o) for o in offsets + trans)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(head + table + ids + strs)
+
+
+def test_version_is_translated_as_click_translates_it(tmp_path: Path) -> None:
+    """Click passes its message through gettext (the default domain, Python's locale folder):
+    where such a catalogue exists, the fast path prints the translation Click prints."""
+    _write_mo(tmp_path / "share" / "locale" / "xx" / "LC_MESSAGES" / "messages.mo",
+              {"%(prog)s, version %(version)s": "%(prog)s Version %(version)s (xx)"})
+    env = dict(os.environ, LANGUAGE="xx")
+    prefix = f"import sys\nsys.base_prefix = {str(tmp_path)!r}\n"
+    fast = _start(prefix + SCRIPT, ["--version"], env=env, importtime=True)
+    slow = _start(prefix + CLICK, ["--version"], env=env)
+    assert "click" not in _imported(fast.stderr)
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout) == (
+        0, f"normcli Version {normcli.__version__} (xx)\n".encode())
