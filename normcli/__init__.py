@@ -15,6 +15,9 @@ from __future__ import annotations
 from .errors import DataError, NormcliError, UsageError
 
 __version__ = "0.1.0"
+#: What ``normcli --version`` prints (Click's default wording, given to Click explicitly so that
+#: the fast path in ``__main__``, which answers without importing Click, prints the same).
+_VERSION_MESSAGE = "%(prog)s, version %(version)s"
 
 __all__ = [
     "DataError",

@@ -8,7 +8,7 @@ A standard descriptor the process was started without (``>&-``, ``2>&-``, ``<&-`
 ``/dev/null`` before anything else is opened (see :mod:`normcli.io.stdio`).
 
 ``normcli --version`` alone is answered here, without importing Click (30-40 ms of start-up):
-the line Click's version option prints, from the same ``normcli.__version__``.
+the line Click's version option prints, from the same ``normcli.__version__`` and message.
 """
 
 from __future__ import annotations
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     from types import FrameType
 
 _SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
-
-#: The message of Click's ``version_option`` (``click.decorators``), which the command line
-#: declares; a test compares the two outputs.
-_VERSION_MESSAGE = "%(prog)s, version %(version)s"
 
 
 def _early(signum: int, frame: FrameType | None) -> None:
@@ -54,20 +50,14 @@ def _version_only(args: list[str]) -> bool:
 def _print_version() -> int:
     """``normcli --version``: Click's line, written as Click writes it (to ``sys.stdout``, then
     flushed), and the exit status the command line gives for each failure to write it."""
-    from normcli import __version__
+    from normcli import _VERSION_MESSAGE, __version__
     from normcli.errors import EXIT_BROKEN_PIPE, EXIT_DATA, os_error_message
     from normcli.io import stdio
 
-    message = _VERSION_MESSAGE
-    if os.path.isdir(os.path.join(sys.base_prefix, "share", "locale")):
-        # Click passes its message through gettext; where catalogues may exist, so do we.
-        import gettext
-
-        message = gettext.gettext(message)
     code = 0
     try:
-        sys.stdout.write(message % {"prog": "normcli", "package": None,
-                                    "version": __version__} + "\n")
+        sys.stdout.write(_VERSION_MESSAGE % {"prog": "normcli", "package": None,
+                                             "version": __version__} + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         stdio.stdout_gone()

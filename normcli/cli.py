@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__, options
+from . import _VERSION_MESSAGE, __version__, options
 from .errors import (
     EXIT_BROKEN_PIPE,
     EXIT_DATA,
@@ -256,7 +256,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings=CONTEXT)
-@click.version_option(__version__, "--version", prog_name="normcli")
+@click.version_option(__version__, "--version", prog_name="normcli", message=_VERSION_MESSAGE)
 @click.option("--debug", is_flag=True, hidden=True)
 def cli(debug: bool) -> None:
     """Normalize, measure and fit regularized linear regressions on CSV, TSV, Parquet and JSON
