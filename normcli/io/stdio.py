@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import select
 import sys
 
 from ..errors import EXIT_BROKEN_PIPE, EXIT_DATA, NormcliError
@@ -75,8 +76,6 @@ def stdin_closed() -> bool:
 
 
 def _wait_writable(fd: int) -> None:
-    import select  # rare (a non-blocking pipe that is full): not for every start
-
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
     poller.poll()  # a signal handler that raises (SIGTERM, SIGINT, SIGHUP) ends the wait
