@@ -148,7 +148,7 @@ def _table_result(opened: _Opened, table: pa.Table, index: Any = None) -> Any:
 def normalize(
     data: Data,
     norm: Number | None = None,
-    axis: Literal["rows", "columns"] = "rows",
+    axis: Literal["rows", "columns"] | None = None,
     scale: Literal["minmax", "zscore", "maxabs"] | None = None,
     *,
     feature_range: tuple[float, float] | None = None,
@@ -167,7 +167,9 @@ def normalize(
     ``norm`` is ``"l1"``, ``"l2"`` (the default), ``"max"`` or a number ``p >= 1``; ``scale``
     is ``"minmax"`` (with ``feature_range`` and ``clip``), ``"zscore"`` or ``"maxabs"``.
     ``params`` applies saved statistics: a :class:`Scaler`, its JSON, or a ``--save-params``
-    file. The used columns come back as float64; every other column as it was.
+    file. The used columns come back as float64; every other column as it was. ``axis``
+    (default ``"rows"``) is for norms: given with ``scale`` (or a scaler's ``params``), a
+    :class:`~normcli.errors.UsageError`, as on the command line.
     """
     if isinstance(params, Scaler):
         params = params.params
@@ -320,16 +322,16 @@ def fit(
     *,
     penalty: str = "l2",
     alpha: float = 1.0,
-    l1_ratio: float = 0.5,
+    l1_ratio: float | None = None,
     weights: str | None = None,
     fit_intercept: bool = True,
     standardize: bool = False,
-    tol: float = 1e-6,
-    max_iter: int = 1000,
+    tol: float | None = None,
+    max_iter: int | None = None,
     cv: int | None = None,
     alphas: Sequence[float] | None = None,
-    n_alphas: int = 100,
-    eps: float = 1e-3,
+    n_alphas: int | None = None,
+    eps: float | None = None,
     fold_column: str | None = None,
     seed: int | None = None,
     select: Literal["min", "1se"] | None = None,
@@ -347,14 +349,27 @@ def fit(
 
     ``seed`` (default 0) assigns the folds of ``cv`` and ``select`` (default ``"min"``) picks
     its alpha: either given without ``cv`` (``seed`` with ``fold_column``) is a
-    :class:`~normcli.errors.UsageError`, as on the command line."""
-    given = {name for name, value in (("seed", seed), ("select", select)) if value is not None}
+    :class:`~normcli.errors.UsageError`, as on the command line. So are ``l1_ratio`` (default
+    0.5) with a penalty other than ``"elasticnet"``, ``tol`` (default 1e-6) and ``max_iter``
+    (default 1000) with ``"none"`` or ``"l2"`` (solved exactly), and ``n_alphas`` (default
+    100) and ``eps`` (default 1e-3) where no alpha grid is built: with ``alphas``, and without
+    ``cv`` for ``"none"`` and ``"l2"`` (for ``"l1"`` and ``"elasticnet"`` the grid also gives
+    the report's ``selection_order``)."""
+    given = {name for name, value in (("seed", seed), ("select", select),
+                                      ("l1_ratio", l1_ratio), ("tol", tol),
+                                      ("max_iter", max_iter), ("n_alphas", n_alphas),
+                                      ("eps", eps)) if value is not None}
+    defaults = fit_mod.FitOptions(target="")
     opts = fit_mod.FitOptions(
         target=str(target), penalty=fit_mod.normalize_penalty(penalty), alpha=float(alpha),
-        l1_ratio=float(l1_ratio), weights=weights, fit_intercept=fit_intercept,
-        standardize=standardize, tol=float(tol), max_iter=int(max_iter), cv=cv,
-        alphas=None if alphas is None else [float(a) for a in alphas], n_alphas=int(n_alphas),
-        eps=float(eps), fold_column=fold_column, seed=0 if seed is None else int(seed),
+        l1_ratio=defaults.l1_ratio if l1_ratio is None else float(l1_ratio), weights=weights,
+        fit_intercept=fit_intercept, standardize=standardize,
+        tol=defaults.tol if tol is None else float(tol),
+        max_iter=defaults.max_iter if max_iter is None else int(max_iter), cv=cv,
+        alphas=None if alphas is None else [float(a) for a in alphas],
+        n_alphas=defaults.n_alphas if n_alphas is None else int(n_alphas),
+        eps=defaults.eps if eps is None else float(eps), fold_column=fold_column,
+        seed=0 if seed is None else int(seed),
         select="min" if select is None else select, drop_missing=drop_missing,
         columns=_columns(columns), exclude=_columns(exclude),
     )

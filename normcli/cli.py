@@ -140,11 +140,17 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> No
 def _refuse_unused(rules: list[Rule]) -> None:
     """Options given on the command line that would have no effect, as ``(parameter, applies,
     message)``: a usage error (:func:`normcli.errors.refuse_unused`)."""
+    refuse_unused(rules, _given(*(param for param, _, _ in rules)))
+
+
+def _given(*params: str) -> set[str]:
+    """The ``params`` whose value came from the command line or the environment (not a
+    default)."""
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    refuse_unused(rules, {param for param, _, _ in rules if ctx.get_parameter_source(param)
-                          in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)})
+    return {param for param in params if ctx.get_parameter_source(param)
+            in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)}
 
 
 def _open(session: Session, input: str, input_format: str | None, delimiter: str | None,
@@ -298,7 +304,7 @@ def normalize(
 
     session = _session(progress, quiet, verbose)
     opts = normalize_mod.NormalizeOptions(
-        norm=norm, axis=axis, scale=scale,
+        norm=norm, axis=axis if _given("axis") else None, scale=scale,  # None: rows, not given
         feature_range=normalize_mod.parse_range(feature_range) if feature_range else None,
         clip=clip, columns=parse_list(columns), exclude=parse_list(exclude),
         save_params=save_params, params=params,

@@ -279,7 +279,27 @@ def unused_options(opts: FitOptions) -> list[Rule]:
     """``(option, applies, message)`` for the options that only mean something with others;
     the command line refuses one given where it would be ignored."""
     cv = opts.cv is not None
+    p = opts.penalty
+    # l1 and elasticnet are solved by coordinate descent (their fit, CV and path, and the path
+    # of the selection order); none and l2 in closed form everywhere (fit_path: one
+    # eigendecomposition), whatever --cv, --standardize or --weights
+    iterative = p in ("l1", "elasticnet")
+    exact = f"--penalty {p} is solved exactly"
+    # the alpha grid: --cv without --alphas, --path and --plot (a path on the grid), and the
+    # selection order of l1 and elasticnet (fit_report.summarize: the grid down to alpha)
+    grid = p != "none" and opts.alphas is None and (
+        cv or opts.path is not None or opts.plot is not None or iterative)
+    no_grid = ("which --alphas replaces (give one of them)" if opts.alphas is not None else
+               "which --penalty none has none of" if p == "none" else
+               "built for --cv, --path and --plot, and for the selection order of l1 and "
+               f"elasticnet; --penalty {p} without them builds none")
     return [
+        ("l1_ratio", p == "elasticnet",
+         f"--l1-ratio applies to --penalty elasticnet only (not {p})"),
+        ("tol", iterative, f"--tol stops the l1 and elasticnet solver; {exact}"),
+        ("max_iter", iterative, f"--max-iter bounds the l1 and elasticnet solver; {exact}"),
+        ("n_alphas", grid, f"--n-alphas sizes the alpha grid, {no_grid}"),
+        ("eps", grid, f"--eps ends the alpha grid, {no_grid}"),
         ("select", cv, "--select picks alpha from the cross-validation; it needs --cv"),
         ("seed", cv and opts.fold_column is None,
          "--seed assigns the folds of --cv; it needs --cv (and no --fold-column)"),

@@ -27,7 +27,7 @@ from ..sinks import Sink
 @dataclass(frozen=True)
 class NormalizeOptions:
     norm: str | None = None  # default l2
-    axis: str = "rows"
+    axis: str | None = None  # default rows; None: not given
     scale: str | None = None
     feature_range: tuple[float, float] | None = None  # default (0, 1), or the saved range
     clip: bool | None = None  # default False, or as saved
@@ -85,6 +85,9 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
             raise UsageError(f"--norm, but {where} holds {kind} parameters (leave out --norm)")
         return replace(opts, scale=kind)
     if kind == "norm":
+        if opts.axis == "rows":
+            raise UsageError(f"--axis rows, but {where} holds column norms (leave out --axis "
+                             "to apply them)")
         if opts.scale is not None:
             raise UsageError(f"--scale {opts.scale}, but {where} holds column norms (leave out "
                              "--scale to apply them)")
@@ -94,16 +97,21 @@ def _from_params(opts: NormalizeOptions, saved: dict[str, Any]) -> NormalizeOpti
 
 def unused_options(opts: NormalizeOptions) -> list[Rule]:
     """``(option, applies, message)``: ``--range`` and ``--clip`` are for ``--scale minmax``
-    (the scale saved in ``--params`` included); given with any other, a usage error."""
+    (the scale saved in ``--params`` included); given with any other, a usage error.
+    ``--axis`` is for norms: a scaler works per column whatever the axis."""
     saved = f" (the parameters are for {opts.scale})" if opts.params and opts.scale else ""
     minmax = opts.scale == "minmax"
-    return [("feature_range", minmax, f"--range applies to --scale minmax only{saved}"),
+    return [("axis", opts.scale is None,
+             f"--axis chooses rows or columns for --norm; --scale {opts.scale} scales each "
+             f"column{saved}"),
+            ("feature_range", minmax, f"--range applies to --scale minmax only{saved}"),
             ("clip", minmax, f"--clip/--no-clip applies to --scale minmax only{saved}")]
 
 
 def given_options(opts: NormalizeOptions) -> set[str]:
     """The options of :func:`unused_options` that were given: their defaults are None."""
-    return {name for name in ("feature_range", "clip") if getattr(opts, name) is not None}
+    return {name for name in ("axis", "feature_range", "clip")
+            if getattr(opts, name) is not None}
 
 
 def scaler_settings(kind: str, feature_range: tuple[float, float] | None,
@@ -136,7 +144,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
     ``engine`` computes the statistics (default: one pass here)."""
     engine = engine or LOCAL
     check_range(opts.feature_range)
-    if opts.axis not in ("rows", "columns"):
+    if opts.axis not in (None, "rows", "columns"):
         raise UsageError("--axis must be rows or columns")
     if opts.scale is not None and opts.norm is not None:
         raise UsageError("give --norm or --scale, not both")
@@ -149,6 +157,7 @@ def run(job: Job, sink: Sink, opts: NormalizeOptions, *,  # noqa: C901
     if saved is not None:
         opts = _from_params(opts, saved)
     refuse_unused(unused_options(opts), given_options(opts))
+    opts = replace(opts, axis=opts.axis or "rows")
     norm_text = opts.norm or "l2"
     ord_ = parse_ord(norm_text, allow_special=False, minimum=1.0)
     if opts.save_params is not None and opts.scale is None and opts.axis == "rows":
