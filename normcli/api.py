@@ -321,7 +321,7 @@ def fit(
     target: str,
     *,
     penalty: str = "l2",
-    alpha: float = 1.0,
+    alpha: float | None = None,
     l1_ratio: float | None = None,
     weights: str | None = None,
     fit_intercept: bool = True,
@@ -349,19 +349,21 @@ def fit(
 
     ``seed`` (default 0) assigns the folds of ``cv`` and ``select`` (default ``"min"``) picks
     its alpha: either given without ``cv`` (``seed`` with ``fold_column``) is a
-    :class:`~normcli.errors.UsageError`, as on the command line. So are ``l1_ratio`` (default
+    :class:`~normcli.errors.UsageError`, as on the command line. So are ``alpha`` (default
+    1.0) with ``cv`` (which chooses it) or with ``"none"``, ``l1_ratio`` (default
     0.5) with a penalty other than ``"elasticnet"``, ``tol`` (default 1e-6) and ``max_iter``
     (default 1000) with ``"none"`` or ``"l2"`` (solved exactly), and ``n_alphas`` (default
     100) and ``eps`` (default 1e-3) where no alpha grid is built: with ``alphas``, and without
     ``cv`` for ``"none"`` and ``"l2"`` (for ``"l1"`` and ``"elasticnet"`` the grid also gives
     the report's ``selection_order``)."""
-    given = {name for name, value in (("seed", seed), ("select", select),
+    given = {name for name, value in (("alpha", alpha), ("seed", seed), ("select", select),
                                       ("l1_ratio", l1_ratio), ("tol", tol),
                                       ("max_iter", max_iter), ("n_alphas", n_alphas),
                                       ("eps", eps)) if value is not None}
     defaults = fit_mod.FitOptions(target="")
     opts = fit_mod.FitOptions(
-        target=str(target), penalty=fit_mod.normalize_penalty(penalty), alpha=float(alpha),
+        target=str(target), penalty=fit_mod.normalize_penalty(penalty),
+        alpha=defaults.alpha if alpha is None else float(alpha),
         l1_ratio=defaults.l1_ratio if l1_ratio is None else float(l1_ratio), weights=weights,
         fit_intercept=fit_intercept, standardize=standardize,
         tol=defaults.tol if tol is None else float(tol),

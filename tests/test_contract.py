@@ -259,8 +259,10 @@ def test_fit_matches_sklearn(penalty: str, weighted: bool) -> None:
            "elasticnet": ElasticNet(0.1, l1_ratio=0.3, tol=1e-12, max_iter=100000),
            "enet": ElasticNet(0.1, l1_ratio=0.3, tol=1e-12, max_iter=100000)}[penalty]
     ref.fit(X_FIT, Y_FIT, sample_weight=W_FIT if weighted else None)
-    args = ["fit", "-y", "y", "--columns", "x1,x2", "--penalty", penalty, "--alpha", "0.1"]
-    if penalty in ("elasticnet", "enet"):  # the options are refused where they do nothing
+    args = ["fit", "-y", "y", "--columns", "x1,x2", "--penalty", penalty]
+    if penalty not in ("none", "ols"):  # the options are refused where they do nothing
+        args += ["--alpha", "0.1"]
+    if penalty in ("elasticnet", "enet"):
         args += ["--l1-ratio", "0.3"]
     if penalty in ("l1", "lasso", "elasticnet", "enet"):
         args += ["--tol", "1e-10"]

@@ -50,6 +50,13 @@ CASES = [
     pytest.param([*FIT, "--penalty", "l2", "--l1-ratio", "0.2", "--cv", "3"],
                  {"penalty": "l2", "l1_ratio": 0.2, "cv": 3},
                  "--l1-ratio applies to --penalty elasticnet only (not l2)", id="l1-ratio-l2-cv"),
+    # --alpha: --cv chooses it; none has no penalty to weigh
+    pytest.param([*FIT, "--penalty", "l1", "--cv", "3", "--alpha", "0.1"],
+                 {"penalty": "l1", "cv": 3, "alpha": 0.1},
+                 "--alpha is what --cv chooses (give the candidates with --alphas)",
+                 id="alpha-cv"),
+    pytest.param([*FIT, "--penalty", "none", "--alpha", "1"], {"penalty": "none", "alpha": 1.0},
+                 "--alpha weighs the penalty; --penalty none has none", id="alpha-none"),
     # --tol and --max-iter: none and l2 are solved exactly, with --cv, --standardize and
     # --weights too (fit_path: one eigendecomposition)
     pytest.param([*FIT, "--tol", "1e-10"], {"tol": 1e-10},

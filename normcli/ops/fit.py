@@ -294,6 +294,9 @@ def unused_options(opts: FitOptions) -> list[Rule]:
                "built for --cv, --path and --plot, and for the selection order of l1 and "
                f"elasticnet; --penalty {p} without them builds none")
     return [
+        ("alpha", p != "none" and not cv,
+         "--alpha is what --cv chooses (give the candidates with --alphas)" if cv else
+         "--alpha weighs the penalty; --penalty none has none"),
         ("l1_ratio", p == "elasticnet",
          f"--l1-ratio applies to --penalty elasticnet only (not {p})"),
         ("tol", iterative, f"--tol stops the l1 and elasticnet solver; {exact}"),
