@@ -214,3 +214,33 @@ def test_cv_warns_at_the_end_of_the_grid(tmp_path: Path) -> None:
                                          "3", "--alphas", alphas, str(path)],
                                    catch_exceptions=False)
         assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_lasso_stopped_early_on_collinear_features_warns_not_crashes(tmp_path: Path) -> None:
+    """Found in review: with --max-iter 2 on 40 nearly collinear features, the active-set step
+    met an empty active set and took the maximum of an empty array (exit 1, "zero-size
+    array"). It now ends as any unconverged fit does: exit 0 and a warning; the default run
+    gives scikit-learn's coefficients."""
+    from conftest import run_main
+
+    rng = np.random.default_rng(1)
+    n = 200
+    X = rng.normal(size=n)[:, None] + 0.05 * rng.normal(size=(n, 40))
+    y = X[:, :5].sum(axis=1) + rng.normal(size=n)
+    names = [f"x{i}" for i in range(40)]
+    path = tmp_path / "c.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*names, "y"])
+        w.writerows([[repr(float(v)) for v in (*row, t)] for row, t in zip(X, y, strict=True)])
+    code, _, err = run_main(["fit", "-y", "y", "--penalty", "l1", "--alpha", "0.001",
+                             "--max-iter", "2", str(path), str(tmp_path / "short.json")])
+    assert code == 0, err
+    assert "did not converge in 2 iterations" in err
+    code, _, err = run_main(["fit", "-y", "y", "--penalty", "l1", "--alpha", "0.001",
+                             str(path), str(tmp_path / "m.json")])
+    assert code == 0, err
+    coef = json.loads((tmp_path / "m.json").read_text())["coefficients"]
+    ref = Lasso(alpha=0.001, tol=1e-14, max_iter=1_000_000).fit(X, y).coef_
+    got = np.array([coef[n] for n in names])
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-8)

@@ -587,7 +587,7 @@ def _active_set_steps(
             if excess <= 0.0:
                 return w, Qw, steps, True
             r = g[idx] - l1 * s  # rounding left in the solve: one refinement step
-            if refine == 2 or float(np.max(np.abs(r))) <= thr:
+            if refine == 2 or not r.size or float(np.max(np.abs(r))) <= thr:
                 break
             x = x + fac.solve(r)
         g = q - Qw - l2 * w
