@@ -39,6 +39,7 @@ from ..reduce import PartFold, parts_of
 from ..regression import GramStats, cross_validate, fit, fit_path, fold_ids
 from ..regression.cv import CVResult
 from ..regression.solvers import FitResult, alpha_grid
+from ..regression.stats import GroupStats
 
 #: Most features ``fit`` accepts: the Gram matrix of 4,000 features is 128 MB per fold.
 MAX_FEATURES = 4000
@@ -192,39 +193,55 @@ class _Accumulator:
     """Per-fold sufficient statistics, filled chunk by chunk; the rows used and dropped.
 
     One is filled per input file (its chunks in row order) and the files' accumulators are
-    merged by :mod:`normcli.reduce`'s tree, by the local and the Dask engine alike.
+    merged by :mod:`normcli.reduce`'s tree, by the local and the Dask engine alike. The folds'
+    statistics are stacked (:class:`GroupStats`, fold ids in ``keys`` in order of appearance),
+    so a chunk's folds are merged in with one vectorized update.
     """
 
     def __init__(self, p: int, opts: FitOptions | None = None) -> None:
         self.p = p
-        self.by_fold: dict[Any, GramStats] = {}
+        self.keys: list[Any] = []
+        self.stats = GroupStats.empty(0, p)
         self.n_rows = 0
         self.dropped = 0
+
+    @property
+    def by_fold(self) -> dict[Any, GramStats]:
+        """Each fold id's statistics (folds with rows)."""
+        return {key: self.stats[i] for i, key in enumerate(self.keys)
+                if self.stats.n_rows[i] > 0}
 
     def merge(self, other: _Accumulator) -> _Accumulator:
         """The statistics of the rows of both (folds of the same id merged)."""
         out = _Accumulator(self.p)
-        out.by_fold = dict(self.by_fold)
-        for key, stats in other.by_fold.items():
-            mine = out.by_fold.get(key)
-            out.by_fold[key] = stats if mine is None else mine.merge(stats)
+        out.keys = list(self.keys)
+        out.stats = self.stats.copy()
+        out.add_stats(other.keys, other.stats)
         out.n_rows = self.n_rows + other.n_rows
         out.dropped = self.dropped + other.dropped
         return out
 
-    def add(self, key: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> None:
-        stats = self.by_fold.get(key)
-        if stats is None:
-            stats = self.by_fold[key] = GramStats.empty(self.p)
-        stats.update(X, y, w)
+    def add_stats(self, keys: list[Any], stats: GroupStats) -> None:
+        """Merge ``stats``, the statistics of the folds ``keys`` of some rows."""
+        if keys != self.keys:
+            where = {key: i for i, key in enumerate(self.keys)}
+            new = [key for key in keys if key not in where]
+            if new:
+                base = len(self.keys)
+                self.keys = self.keys + new
+                self.stats = self.stats.take(np.arange(base), len(self.keys))
+                where.update({key: base + j for j, key in enumerate(new)})
+            stats = stats.take([where[key] for key in keys], len(self.keys))
+        self.stats.absorb(stats)
 
     def folds(self) -> list[GramStats]:
-        keys = list(self.by_fold)
+        by_fold = self.by_fold
+        keys = list(by_fold)
         try:
             keys.sort(key=lambda k: (0, float(k), "") if _is_number(k) else (1, 0.0, str(k)))
         except TypeError:
             keys.sort(key=str)
-        return [self.by_fold[k] for k in keys]
+        return [by_fold[k] for k in keys]
 
     def total(self) -> GramStats:
         folds = self.folds()
@@ -541,53 +558,80 @@ def accumulate(
     parts: PartFold[_Accumulator] = PartFold(lambda part: _Accumulator(p, opts),
                                              lambda a, b: a.merge(b), parts_of(job.reader))
 
-    def prepare(chunk: Chunk) -> tuple[Chunk, np.ndarray, FoldKeys | None]:
-        keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
-        return chunk, conv.block(chunk), keys
-
     def fail(chunk: Chunk, row: int, column: str, what: str) -> DataError:
         return job.reader.error_at(chunk.row_start + row, column, what)
 
-    # Parsing numbers overlaps on worker threads; statistics are merged here, in row order.
-    for chunk, block, keys in ordered_map(prepare, job.chunks()):
+    def prepare(chunk: Chunk) -> tuple[Chunk, _ChunkStats]:
+        keys = _fold_keys(chunk, f_idx) if f_idx is not None else None
+        return chunk, _chunk_stats(conv.block(chunk), chunk, keys, p, names, opts,
+                                   weighted=w_idx is not None, row_base=row_base)
+
+    # Parsing numbers and reducing each chunk to per-fold statistics overlap on worker threads;
+    # the chunks' statistics are merged here, in row order (the same order whatever the timing).
+    for chunk, part in ordered_map(prepare, job.chunks()):
+        if part.error is not None:
+            raise fail(chunk, *part.error)
         acc = parts.state_for(chunk)
-        missing, inf_at = _nonfinite(block, names)
-        if inf_at is not None:
-            raise fail(chunk, *inf_at, "infinite value")
-        bad = missing.any(axis=1)
-        if keys is not None:
-            bad |= keys[0] < 0
-        if bad.any():
-            if not opts.drop_missing:
-                if missing.any():
-                    row, col = _first_where(missing, names)
-                else:
-                    row, col = int(np.flatnonzero(bad)[0]), opts.fold_column or ""
-                raise fail(chunk, row, col,
-                           "missing value (use --drop-missing to leave such rows out)")
-            acc.dropped += int(bad.sum())
-        keep = ~bad
-        X = block[keep, :p]
-        y = block[keep, p]
-        w = block[keep, p + 1] if w_idx is not None else None
-        if w is not None and (w < 0).any():
-            row = int(np.flatnonzero(keep)[np.flatnonzero(w < 0)[0]])
-            raise fail(chunk, row, opts.weights or "", "negative weight")
-        acc.n_rows += int(keep.sum())
-        if keys is not None:
-            codes, texts = keys[0][keep], keys[1]
-            for code in np.unique(codes):
-                m = codes == code
-                acc.add(texts[code], X[m], y[m], None if w is None else w[m])
-        elif opts.cv is not None:
-            ids = fold_ids(row_base + chunk.row_start, chunk.num_rows, opts.cv, opts.seed)[keep]
-            for f in range(opts.cv):
-                m = ids == f
-                if m.any():
-                    acc.add(f, X[m], y[m], None if w is None else w[m])
-        else:
-            acc.add(0, X, y, w)
+        acc.dropped += part.dropped
+        acc.n_rows += part.n_rows
+        if part.stats is not None:
+            acc.add_stats(part.keys, part.stats)
     return parts.result()
+
+
+@dataclass
+class _ChunkStats:
+    """One chunk reduced on a worker thread: the statistics of its folds ``keys`` (some may
+    have no rows), the rows used and dropped, or the first error (row in the chunk, column,
+    what)."""
+
+    keys: list[Any] = field(default_factory=list)
+    stats: GroupStats | None = None
+    n_rows: int = 0
+    dropped: int = 0
+    error: tuple[int, str, str] | None = None
+
+
+def _chunk_stats(block: np.ndarray, chunk: Chunk, keys: FoldKeys | None, p: int,
+                 names: list[str], opts: FitOptions, *, weighted: bool,
+                 row_base: int) -> _ChunkStats:
+    """The per-fold statistics of one chunk's ``block`` (features, target, weights): one gather
+    of the rows by fold and one symmetric product per fold (:meth:`GramStats.from_groups`).
+    Checks as the rows are read: an infinite value, a missing one (unless ``--drop-missing``),
+    a negative weight, each reported at its first row."""
+    missing, inf_at = _nonfinite(block, names)
+    if inf_at is not None:
+        return _ChunkStats(error=(*inf_at, "infinite value"))
+    bad = missing.any(axis=1)
+    texts: list[Any]
+    if keys is not None:
+        groups, texts = keys
+        bad |= groups < 0
+    elif opts.cv is not None:
+        groups = fold_ids(row_base + chunk.row_start, chunk.num_rows, opts.cv, opts.seed)
+        texts = list(range(opts.cv))
+    else:
+        groups, texts = None, [0]
+    dropped = 0
+    if bad.any():
+        if not opts.drop_missing:
+            if missing.any():
+                row, col = _first_where(missing, names)
+            else:
+                row, col = int(np.flatnonzero(bad)[0]), opts.fold_column or ""
+            return _ChunkStats(error=(row, col,
+                                      "missing value (use --drop-missing to leave such rows out)"))
+        dropped = int(bad.sum())
+    w = block[:, p + 1] if weighted else None
+    if w is not None:
+        negative = (w < 0) & ~bad
+        if negative.any():
+            return _ChunkStats(error=(int(np.flatnonzero(negative)[0]), opts.weights or "",
+                                      "negative weight"))
+    if dropped:
+        groups = np.where(bad, -1, 0 if groups is None else groups)
+    stats = GroupStats.from_groups(block[:, : p + 1], groups, len(texts), w)
+    return _ChunkStats(texts, stats, chunk.num_rows - dropped, dropped)
 
 
 def _empty_folds_message(k: int, filled: int, n_rows: int, dropped: int) -> str:

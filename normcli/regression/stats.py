@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["GramStats"]
+__all__ = ["GramStats", "GroupStats"]
 
 FloatArray = NDArray[np.float64]
 
@@ -102,38 +102,10 @@ class GramStats:
         ya = np.asarray(y, dtype=np.float64).reshape(-1)
         if ya.shape[0] != n:
             raise ValueError(f"y has {ya.shape[0]} rows but X has {n}")
-        if n == 0:
-            return cls.empty(p)
-        Z = np.empty((n, p + 1), dtype=np.float64)
+        Z = np.empty((n, p + 1), dtype=np.float64, order="F")
         Z[:, :p] = Xa
         Z[:, p] = ya
-        if w is None:
-            mean = Z.mean(axis=0)
-            Z -= mean
-            # second pass: the deviations are exact, so their mean refines the center
-            corr = Z.mean(axis=0)
-            Z -= corr
-            mean = mean + corr
-            cross = Z.T @ Z
-            sum_w = float(n)
-        else:
-            wa = np.asarray(w, dtype=np.float64).reshape(-1)
-            if wa.shape[0] != n:
-                raise ValueError(f"sample weights have {wa.shape[0]} rows but X has {n}")
-            if not np.all(np.isfinite(wa)) or np.any(wa < 0):
-                raise ValueError("sample weights must be finite and non-negative")
-            sum_w = float(wa.sum())
-            if sum_w <= 0.0:
-                return cls(n, 0.0, np.zeros(p + 1), np.zeros((p + 1, p + 1)))
-            mean = (wa @ Z) / sum_w
-            Z -= mean
-            corr = (wa @ Z) / sum_w  # refinement pass (see the unweighted branch)
-            Z -= corr
-            mean = mean + corr
-            Z *= np.sqrt(wa)[:, None]
-            cross = Z.T @ Z
-        cross = 0.5 * (cross + cross.T)
-        return cls(n, sum_w, mean, cross)
+        return GroupStats.compute(Z, None, 1, w, scratch=True)[0]
 
     # ------------------------------------------------------------------ combination
     def _check_compatible(self, other: GramStats) -> None:
@@ -162,11 +134,27 @@ class GramStats:
         cross = self.cross + other.cross + (wa * wb / total) * np.outer(delta, delta)
         return GramStats(n_rows, total, mean, cross)
 
+    def absorb(self, other: GramStats) -> None:
+        """:meth:`merge` in place: ``self`` becomes the pooled statistics (the same numbers,
+        without new arrays for every chunk)."""
+        self._check_compatible(other)
+        self.n_rows += other.n_rows
+        wa, wb = self.sum_w, other.sum_w
+        if wb <= 0.0:
+            return
+        if wa <= 0.0:
+            self.sum_w, self.mean, self.cross = wb, other.mean.copy(), other.cross.copy()
+            return
+        total = wa + wb
+        delta = other.mean - self.mean
+        self.sum_w = total
+        self.mean += delta * (wb / total)
+        self.cross += other.cross
+        self.cross += (wa * wb / total) * np.outer(delta, delta)
+
     def update(self, X: Any, y: Any, w: Any | None = None) -> None:
         """Merge a chunk of rows into ``self`` in place."""
-        merged = self.merge(GramStats.from_chunk(X, y, w))
-        self.n_rows, self.sum_w = merged.n_rows, merged.sum_w
-        self.mean, self.cross = merged.mean, merged.cross
+        self.absorb(GramStats.from_chunk(X, y, w))
 
     def subtract(self, part: GramStats) -> GramStats:
         """Statistics of the rows of ``self`` that are not in ``part``.
@@ -257,3 +245,164 @@ class GramStats:
 
     def __repr__(self) -> str:
         return f"GramStats(n_rows={self.n_rows}, sum_w={self.sum_w:g}, p={self.n_features})"
+
+
+class GroupStats:
+    """The :class:`GramStats` of ``k`` groups of rows (say, CV folds), in stacked arrays.
+
+    One chunk is reduced to all its groups' statistics in one pass (:meth:`from_groups`), and
+    two are merged group by group with one vectorized Chan update (:meth:`absorb`), which gives
+    each group the same numbers as :meth:`GramStats.merge`.
+
+    Attributes
+    ----------
+    n_rows : int64 array of shape (k,)
+    sum_w : float64 array of shape (k,)
+    mean : float64 array of shape (k, p + 1)
+    cross : float64 array of shape (k, p + 1, p + 1)
+        Per group, as the attributes of :class:`GramStats`; a group without rows (or with
+        zero total weight) has a zero mean and zero cross-products.
+    """
+
+    __slots__ = ("n_rows", "sum_w", "mean", "cross")
+
+    def __init__(self, n_rows: NDArray[np.int64], sum_w: FloatArray, mean: FloatArray,
+                 cross: FloatArray) -> None:
+        self.n_rows = n_rows
+        self.sum_w = sum_w
+        self.mean = mean
+        self.cross = cross
+
+    @classmethod
+    def empty(cls, k: int, p: int) -> GroupStats:
+        """``k`` groups without rows, ``p`` features."""
+        return cls(np.zeros(k, dtype=np.int64), np.zeros(k), np.zeros((k, p + 1)),
+                   np.zeros((k, p + 1, p + 1)))
+
+    def __len__(self) -> int:
+        return int(self.n_rows.size)
+
+    def __getitem__(self, i: int) -> GramStats:
+        """Group ``i`` as a :class:`GramStats` (copies)."""
+        return GramStats(int(self.n_rows[i]), float(self.sum_w[i]), self.mean[i].copy(),
+                         self.cross[i].copy())
+
+    def take(self, index: Any, k: int) -> GroupStats:
+        """``k`` groups: group ``index[j]`` is this one's group ``j``, the others empty."""
+        out = GroupStats.empty(k, self.mean.shape[1] - 1)
+        out.n_rows[index] = self.n_rows
+        out.sum_w[index] = self.sum_w
+        out.mean[index] = self.mean
+        out.cross[index] = self.cross
+        return out
+
+    def copy(self) -> GroupStats:
+        return GroupStats(self.n_rows.copy(), self.sum_w.copy(), self.mean.copy(),
+                          self.cross.copy())
+
+    def absorb(self, other: GroupStats) -> None:
+        """Merge ``other``'s groups into the same groups of ``self``, in place (Chan et al.;
+        a group empty on either side takes the other side's numbers exactly)."""
+        if other.mean.shape != self.mean.shape:
+            raise ValueError("cannot combine statistics of different shapes: "
+                             f"{self.mean.shape} and {other.mean.shape}")
+        wa, wb = self.sum_w, other.sum_w
+        total = wa + wb
+        safe = np.where(total > 0.0, total, 1.0)
+        delta = other.mean - self.mean
+        self.mean += delta * (wb / safe)[:, None]
+        self.cross += other.cross
+        self.cross += (wa * wb / safe)[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+        self.sum_w = total
+        self.n_rows = self.n_rows + other.n_rows
+
+    @classmethod
+    def from_groups(cls, Z: Any, groups: Any, k: int, w: Any | None = None) -> GroupStats:
+        """Statistics of the rows of ``Z = [X | y]`` in each of the groups ``0 .. k-1``.
+
+        One pass over the chunk for all groups (a CV fold is a group): the rows are gathered
+        group by group into one scratch block (a stable sort: each group's rows keep their
+        order), and each group is centered at its own mean and reduced with one symmetric BLAS
+        product (:meth:`GramStats.from_chunk`'s numbers for the group's rows). Rows whose
+        ``groups`` entry is outside ``[0, k)`` (say ``-1``) are left out.
+
+        Parameters
+        ----------
+        Z : array of shape (n, p + 1)
+            Features, then the target in the last column (not modified).
+        groups : integer array of shape (n,) or None
+            Each row's group (None: every row is in group 0, and ``k`` is 1).
+        k : int
+            Number of groups (some may have no rows).
+        w : array of shape (n,) or None
+            Non-negative finite sample weights of the rows (those of the rows left out are
+            not looked at); ``None`` means all ones.
+        """
+        Za = _as_2d_float(Z)
+        g = None if groups is None else np.asarray(groups).reshape(-1)
+        if g is not None and g.shape[0] != Za.shape[0]:
+            raise ValueError(f"groups has {g.shape[0]} rows but Z has {Za.shape[0]}")
+        if k < 1 or (g is None and k != 1):
+            raise ValueError(f"k must be >= 1 (and 1 without groups), got {k}")
+        return cls.compute(Za, g, int(k), w, scratch=False)
+
+    @classmethod
+    def compute(cls, Z: FloatArray, groups: NDArray[Any] | None, k: int, w: Any | None, *,
+                scratch: bool) -> GroupStats:
+        """:meth:`from_groups` of checked arguments (``scratch``: ``Z`` may be overwritten)."""
+        n, p1 = Z.shape
+        wa = None
+        if w is not None:
+            wa = np.asarray(w, dtype=np.float64).reshape(-1)
+            if wa.shape[0] != n:
+                raise ValueError(f"sample weights have {wa.shape[0]} rows but X has {n}")
+        if groups is None:
+            counts = np.array([n], dtype=np.int64)
+            Zs = Z if scratch else np.array(Z, dtype=np.float64, order="F")
+            ws = wa
+        else:
+            inside = (groups >= 0) & (groups < k)
+            # Rows left out get the key k and sort last; narrow keys sort by radix.
+            key = np.where(inside, groups, k).astype(np.int16 if k < 2**15 else np.int64)
+            counts = np.bincount(key, minlength=k + 1)[:k].astype(np.int64)
+            order = np.argsort(key, kind="stable")[: int(counts.sum())]
+            Zs = Z[order]
+            ws = None if wa is None else wa[order]
+        if ws is not None and (not np.all(np.isfinite(ws)) or np.any(ws < 0)):
+            raise ValueError("sample weights must be finite and non-negative")
+        out = cls.empty(k, p1 - 1)
+        out.n_rows[:] = counts
+        start = 0
+        for grp in np.flatnonzero(counts).tolist():
+            stop = start + int(counts[grp])
+            _centered(out, grp, Zs[start:stop], None if ws is None else ws[start:stop])
+            start = stop
+        return out
+
+
+def _centered(out: GroupStats, i: int, D: FloatArray, w: FloatArray | None) -> None:
+    """Group ``i`` of ``out`` (its ``n_rows`` set) from its rows ``D``, which are overwritten.
+
+    The corrected two-pass algorithm (Chan, Golub & LeVeque 1983): center at the mean ``m``
+    of a first pass, then ``C = D^T D - W c c^T`` with ``c`` the (tiny, not zero after
+    rounding) mean of the deviations ``D = Z - m``, and the mean is ``m + c``: centering a
+    second time, without a second pass over the rows.
+    """
+    if w is None:
+        sum_w = float(D.shape[0])
+        mean = D.mean(axis=0)
+        D -= mean
+        corr = D.mean(axis=0)
+    else:
+        sum_w = float(w.sum())
+        if sum_w <= 0.0:  # only zero weights: no mean, no spread (as left by empty())
+            return
+        mean = (w @ D) / sum_w
+        D -= mean
+        corr = (w @ D) / sum_w
+        D *= np.sqrt(w)[:, None]
+    cross = D.T @ D
+    cross -= sum_w * np.outer(corr, corr)
+    out.sum_w[i] = sum_w
+    out.mean[i] = mean + corr
+    out.cross[i] = 0.5 * (cross + cross.T)
