@@ -411,6 +411,17 @@ class Converter:
         self.names = [reader.names[i] for i in self.indices]
         self.missing = _MISSING if missing is None else missing
         self.fast = fast_cast_ok(self.missing)
+        self._float_schema: pa.Schema | None = None  # a schema whose used columns are float64
+
+    def _all_float64(self, schema: pa.Schema) -> bool:
+        """Whether every used column of ``schema`` is float64 (checked once per schema)."""
+        known = self._float_schema
+        if known is not None and (schema is known or schema.equals(known)):
+            return True
+        if all(schema.field(i).type == pa.float64() for i in self.indices):
+            self._float_schema = schema
+            return True
+        return False
 
     def column(self, chunk: Chunk, index: int) -> np.ndarray:
         arr = chunk.batch.column(index)
@@ -436,10 +447,17 @@ class Converter:
         Text columns are parsed together, in one cast of all their cells (no work per column
         and chunk in Python: inputs may have 100,000 columns)."""
         n = chunk.num_rows
+        batch = chunk.batch
+        if n and self.indices and self._all_float64(batch.schema):
+            # One conversion in Arrow for all the columns (nulls as NaN) instead of a copy per
+            # column and its Python overhead (most of the time for 1,000-row chunks).
+            tensor = batch.select(self.indices).to_tensor(null_to_nan=True, row_major=False)
+            block = np.asarray(tensor.to_numpy(), dtype=np.float64)
+            if block.flags.f_contiguous and block.flags.writeable:
+                return block
         out = empty_floats(n, len(self.indices))
         if not self.indices:
             return out
-        batch = chunk.batch
         text = [j for j, i in enumerate(self.indices) if _is_text(batch.schema.field(i).type)
                 and batch.schema.field(i).type == pa.string()]
         if len(text) > 1 and n:

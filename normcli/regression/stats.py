@@ -372,37 +372,47 @@ class GroupStats:
             raise ValueError("sample weights must be finite and non-negative")
         out = cls.empty(k, p1 - 1)
         out.n_rows[:] = counts
-        start = 0
-        for grp in np.flatnonzero(counts).tolist():
-            stop = start + int(counts[grp])
-            _centered(out, grp, Zs[start:stop], None if ws is None else ws[start:stop])
-            start = stop
+        filled = np.flatnonzero(counts)
+        if filled.size:
+            _centered(out, filled, counts[filled], Zs, ws)
         return out
 
 
-def _centered(out: GroupStats, i: int, D: FloatArray, w: FloatArray | None) -> None:
-    """Group ``i`` of ``out`` (its ``n_rows`` set) from its rows ``D``, which are overwritten.
+def _centered(out: GroupStats, filled: NDArray[np.intp], counts: NDArray[np.int64],
+              D: FloatArray, w: FloatArray | None) -> None:
+    """Groups ``filled`` of ``out`` (their ``n_rows`` set) from their rows ``D`` (the rows of
+    each group in turn, ``counts`` of them), which are overwritten.
 
-    The corrected two-pass algorithm (Chan, Golub & LeVeque 1983): center at the mean ``m``
-    of a first pass, then ``C = D^T D - W c c^T`` with ``c`` the (tiny, not zero after
-    rounding) mean of the deviations ``D = Z - m``, and the mean is ``m + c``: centering a
-    second time, without a second pass over the rows.
+    The corrected two-pass algorithm (Chan, Golub & LeVeque 1983), for all groups at once:
+    center each group at the mean ``m`` of a first pass, then ``C = D^T D - W c c^T`` with
+    ``c`` the (tiny, not zero after rounding) mean of the deviations ``D = Z - m``, and the
+    mean is ``m + c``: as centering a second time, without a second pass over the rows.
     """
+    starts = np.zeros(filled.size, dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    bounds = list(zip(starts.tolist(), (starts + counts).tolist(), strict=True))
     if w is None:
-        sum_w = float(D.shape[0])
-        mean = D.mean(axis=0)
-        D -= mean
-        corr = D.mean(axis=0)
+        sum_w = counts.astype(np.float64)
+        mean = np.add.reduceat(D, starts, axis=0) / sum_w[:, None]
+        for i, (start, stop) in enumerate(bounds):
+            D[start:stop] -= mean[i]
+        corr = np.add.reduceat(D, starts, axis=0) / sum_w[:, None]
     else:
-        sum_w = float(w.sum())
-        if sum_w <= 0.0:  # only zero weights: no mean, no spread (as left by empty())
-            return
-        mean = (w @ D) / sum_w
-        D -= mean
-        corr = (w @ D) / sum_w
-        D *= np.sqrt(w)[:, None]
-    cross = D.T @ D
-    cross -= sum_w * np.outer(corr, corr)
-    out.sum_w[i] = sum_w
-    out.mean[i] = mean + corr
-    out.cross[i] = 0.5 * (cross + cross.T)
+        sum_w = np.add.reduceat(w, starts)
+        weight = np.where(sum_w > 0.0, sum_w, 1.0)[:, None]  # a zero-weight group stays empty
+        wcol = w[:, None]
+        mean = np.add.reduceat(D * wcol, starts, axis=0) / weight
+        for i, (start, stop) in enumerate(bounds):
+            D[start:stop] -= mean[i]
+        corr = np.add.reduceat(D * wcol, starts, axis=0) / weight
+        D *= np.sqrt(wcol)
+    cross = np.empty((filled.size, D.shape[1], D.shape[1]))
+    for i, (start, stop) in enumerate(bounds):
+        rows = D[start:stop]
+        np.matmul(rows.T, rows, out=cross[i])  # symmetric: BLAS syrk
+    cross -= sum_w[:, None, None] * (corr[:, :, None] * corr[:, None, :])
+    used = sum_w > 0.0
+    groups = filled[used]
+    out.sum_w[groups] = sum_w[used]
+    out.mean[groups] = (mean + corr)[used]
+    out.cross[groups] = 0.5 * (cross + cross.transpose(0, 2, 1))[used]
