@@ -411,17 +411,43 @@ class Converter:
         self.names = [reader.names[i] for i in self.indices]
         self.missing = _MISSING if missing is None else missing
         self.fast = fast_cast_ok(self.missing)
-        self._float_schema: pa.Schema | None = None  # a schema whose used columns are float64
+        self._plan: tuple[pa.Schema, str] | None = None  # see _kinds
+        self._labels = [str(j) for j in range(len(self.indices))]  # of _tensor_block's batch
 
-    def _all_float64(self, schema: pa.Schema) -> bool:
-        """Whether every used column of ``schema`` is float64 (checked once per schema)."""
-        known = self._float_schema
-        if known is not None and (schema is known or schema.equals(known)):
-            return True
-        if all(schema.field(i).type == pa.float64() for i in self.indices):
-            self._float_schema = schema
-            return True
-        return False
+    def _kinds(self, schema: pa.Schema) -> str:
+        """Per used column, ``f`` float64, ``s`` string (text), ``o`` another type (worked out
+        once per schema: the chunks of an input share it)."""
+        plan = self._plan
+        if plan is not None and (schema is plan[0] or schema.equals(plan[0])):
+            return plan[1]
+        types = [schema.field(i).type for i in self.indices]
+        kinds = "".join("f" if t == pa.float64() else "s" if t == pa.string() else "o"
+                        for t in types)
+        self._plan = (schema, kinds)
+        return kinds
+
+    def _tensor_block(self, chunk: Chunk, kinds: str) -> np.ndarray | None:
+        """:meth:`block` of float64 and text columns, built by Arrow in one conversion of all
+        the columns (nulls as NaN) after the text ones are parsed together; None if Arrow's
+        result is not a writeable column-major block."""
+        n = chunk.num_rows
+        batch = chunk.batch
+        both = batch.select(self.indices)  # no Python object per column
+        text = [j for j, kind in enumerate(kinds) if kind == "s"]
+        if text:
+            cells = both.column(text[0]) if len(text) == 1 else pa.concat_arrays(
+                [both.column(j) for j in text])
+            parsed = text_to_float(cells, self.missing, self.fast)
+            if isinstance(parsed, int):
+                self.column(chunk, self.indices[text[parsed // n]])  # raises, at the first bad row
+                raise AssertionError("unreachable")  # pragma: no cover
+            for k, j in enumerate(text):
+                both = both.set_column(j, self._labels[j], parsed.slice(k * n, n))
+        block = np.asarray(both.to_tensor(null_to_nan=True, row_major=False).to_numpy(),
+                           dtype=np.float64)
+        if block.flags.f_contiguous and block.flags.writeable:
+            return block
+        return None
 
     def column(self, chunk: Chunk, index: int) -> np.ndarray:
         arr = chunk.batch.column(index)
@@ -448,13 +474,15 @@ class Converter:
         and chunk in Python: inputs may have 100,000 columns)."""
         n = chunk.num_rows
         batch = chunk.batch
-        if n and self.indices and self._all_float64(batch.schema):
-            # One conversion in Arrow for all the columns (nulls as NaN) instead of a copy per
-            # column and its Python overhead (most of the time for 1,000-row chunks).
-            tensor = batch.select(self.indices).to_tensor(null_to_nan=True, row_major=False)
-            block = np.asarray(tensor.to_numpy(), dtype=np.float64)
-            if block.flags.f_contiguous and block.flags.writeable:
-                return block
+        if n and self.indices:
+            kinds = self._kinds(batch.schema)
+            if "f" in kinds and "o" not in kinds:
+                # Numbers Arrow parsed as it read (a CSV's typed read, Parquet): one conversion
+                # of all the columns instead of a copy of each (and its Python overhead, most
+                # of the time for a chunk of 1,000 rows).
+                block = self._tensor_block(chunk, kinds)
+                if block is not None:
+                    return block
         out = empty_floats(n, len(self.indices))
         if not self.indices:
             return out
