@@ -291,3 +291,64 @@ def test_fit_locates_infinite_and_missing_cells(tmp_path: Path, drop: bool, text
     code, _, err = run_main(args)
     assert code == 1
     assert expect in error_line(err)
+
+
+def test_cv_with_dropped_rows_over_many_chunks_matches_lassocv(tmp_path: Path, diabetes) -> None:  # type: ignore[no-untyped-def]
+    """Seeded folds (assigned by row position, before rows with missing cells are dropped),
+    chunks of 37 rows, empty cells in number columns: scikit-learn's LassoCV on the rows
+    kept, with the same folds."""
+    from normcli.regression import fold_ids
+
+    _, X, y = diabetes
+    n = len(y)
+    missing = np.zeros(X.shape, dtype=bool)
+    missing[np.arange(3, n, 29), np.arange(3, n, 29) % X.shape[1]] = True
+    path = tmp_path / "m.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*FEATURES, "target"])
+        for i in range(n):
+            w.writerow(["" if missing[i, j] else repr(float(X[i, j])) for j in range(10)]
+                       + [repr(float(y[i]))])
+    report_path = tmp_path / "m.json"
+    result = CliRunner().invoke(
+        cli, ["fit", "-y", "target", "--penalty", "l1", "--cv", "5", "--drop-missing",
+              "--chunk-rows", "37", "--tol", "1e-12", "--max-iter", "100000", str(path),
+              str(report_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    keep = ~missing.any(axis=1)
+    folds = fold_ids(0, n, 5, 0)[keep]  # the README's assignment, by position in the file
+    ref = LassoCV(cv=PredefinedSplit(folds), tol=1e-12, max_iter=100000).fit(X[keep], y[keep])
+    assert report["n_rows"] == int(keep.sum()) and report["dropped_rows"] == int((~keep).sum())
+    np.testing.assert_allclose(report["cv"]["mse_mean"], ref.mse_path_.mean(axis=1), rtol=1e-6)
+    assert report["alpha"] == pytest.approx(ref.alpha_, rel=1e-10)
+    assert_close(np.array([report["coefficients"][f] for f in FEATURES]), ref.coef_)
+
+
+def test_cv_fold_column_ids_first_seen_in_later_chunks(tmp_path: Path, diabetes) -> None:  # type: ignore[no-untyped-def]
+    """Fold ids that show up chunk after chunk, in no sorted order, and a fold spread over
+    chunks far apart: the same folds as LassoCV's."""
+    _, X, y = diabetes
+    n = len(y)
+    names = np.array(["e", "b", "d", "a", "c"])
+    labels = names[np.minimum(np.arange(n) * 5 // n, 4)]  # one run of rows per fold
+    labels[::50] = "a"  # and fold a also in every other stretch
+    path = tmp_path / "f.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*FEATURES, "target", "fold"])
+        for i in range(n):
+            w.writerow([repr(float(v)) for v in X[i]] + [repr(float(y[i])), labels[i]])
+    report_path = tmp_path / "m.json"
+    result = CliRunner().invoke(
+        cli, ["fit", "-y", "target", "--penalty", "l1", "--cv", "5", "--fold-column", "fold",
+              "--chunk-rows", "23", "--tol", "1e-12", "--max-iter", "100000", str(path),
+              str(report_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    ref = LassoCV(cv=PredefinedSplit(np.searchsorted(np.sort(names), labels)), tol=1e-12,
+                  max_iter=100000).fit(X, y)
+    np.testing.assert_allclose(report["cv"]["mse_mean"], ref.mse_path_.mean(axis=1), rtol=1e-6)
+    assert report["alpha"] == pytest.approx(ref.alpha_, rel=1e-10)
+    assert_close(np.array([report["coefficients"][f] for f in FEATURES]), ref.coef_)

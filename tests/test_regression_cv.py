@@ -75,6 +75,34 @@ def test_fold_ids_seed_dependent_and_deterministic() -> None:
         fold_ids(0, 10, 1, 0)
 
 
+def _splitmix64(x: int) -> int:
+    """The splitmix64 finalizer of ``x + 0x9E3779B97F4A7C15``, in Python integers."""
+    m = (1 << 64) - 1
+    z = (x + 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 10, 16, 17, 40])
+def test_fold_ids_follow_their_definition(k: int) -> None:
+    """Row ``r``'s fold is the rank of ``splitmix64(splitmix64(seed) ^ r)`` among the keys of
+    its block of ``k`` rows (the definition in the README and the docstring), computed here
+    with Python integers and a sort per block."""
+    for seed in (0, 7, -3, 2**63 + 5):
+        seed_key = _splitmix64(seed & ((1 << 64) - 1))
+        start, n = 123 * k + 2, 5 * k + 3  # starts and ends inside a block
+        first, last = start // k, (start + n - 1) // k
+        expected = []
+        for block in range(first, last + 1):
+            keys = [_splitmix64(seed_key ^ r) for r in range(block * k, block * k + k)]
+            ranked = sorted(keys)
+            expected += [ranked.index(key) for key in keys]
+        offset = start - first * k
+        got = fold_ids(start, n, k, seed)
+        assert got.tolist() == expected[offset : offset + n]
+
+
 # ------------------------------------------------------------------ alpha grid
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("fit_intercept", [True, False])
