@@ -23,6 +23,10 @@ merged with the pairwise update of Chan, Golub & LeVeque (1979):
 
 so ``E[z^2] - E[z]^2`` is never formed and features with huge offsets (means near
 ``1e9``) keep their full relative precision.
+
+:class:`GroupStats` holds the statistics of ``k`` groups of rows (cross-validation folds) in
+stacked arrays: a chunk is reduced to all its groups in one pass (rows gathered group by
+group, one symmetric product per group) and merged group by group with one vectorized update.
 """
 
 from __future__ import annotations
