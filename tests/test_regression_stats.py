@@ -263,3 +263,25 @@ def test_group_take_places_groups() -> None:
     np.testing.assert_array_equal(wide.mean[0], gs.mean[1])
     with pytest.raises(ValueError):
         wide.absorb(gs)
+
+
+def test_group_absorb_at_some_groups() -> None:
+    """A chunk holding only some of the groups merges into those (``at``), the others keep
+    their numbers: the same as the numpy reference of each group's rows."""
+    X, y, w = _data(n=400, p=3, seed=21)
+    Z = np.column_stack([X, y])
+    groups = np.random.default_rng(22).integers(0, 6, 400)
+    acc = GroupStats.empty(6, 3)
+    for a, b in [(0, 150), (150, 400)]:
+        sub = groups[a:b]
+        present = np.unique(sub)[::-1]  # in another order than acc's
+        local = np.searchsorted(present[::-1], sub)
+        local = len(present) - 1 - local  # row's group as an index into ``present``
+        acc.absorb(GroupStats.from_groups(Z[a:b], local, len(present), w[a:b]), at=present)
+    for g in range(6):
+        rows = groups == g
+        W, mean, cross = _reference(X[rows], y[rows], w[rows])
+        assert acc.n_rows[g] == rows.sum()
+        assert acc.sum_w[g] == pytest.approx(W, rel=1e-13)
+        np.testing.assert_allclose(acc.mean[g], mean, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(acc.cross[g], cross, rtol=1e-11, atol=1e-8)

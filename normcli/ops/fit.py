@@ -201,7 +201,8 @@ class _Accumulator:
     def __init__(self, p: int, opts: FitOptions | None = None) -> None:
         self.p = p
         self.keys: list[Any] = []
-        self.stats = GroupStats.empty(0, p)
+        self.index: dict[Any, int] = {}  # fold id -> its group in ``stats``
+        self.stats = GroupStats.empty(0, p)  # room for more groups than keys (empty ones)
         self.n_rows = 0
         self.dropped = 0
 
@@ -215,6 +216,7 @@ class _Accumulator:
         """The statistics of the rows of both (folds of the same id merged)."""
         out = _Accumulator(self.p)
         out.keys = list(self.keys)
+        out.index = dict(self.index)
         out.stats = self.stats.copy()
         out.add_stats(other.keys, other.stats)
         out.n_rows = self.n_rows + other.n_rows
@@ -222,17 +224,24 @@ class _Accumulator:
         return out
 
     def add_stats(self, keys: list[Any], stats: GroupStats) -> None:
-        """Merge ``stats``, the statistics of the folds ``keys`` of some rows."""
-        if keys != self.keys:
-            where = {key: i for i, key in enumerate(self.keys)}
-            new = [key for key in keys if key not in where]
-            if new:
-                base = len(self.keys)
-                self.keys = self.keys + new
-                self.stats = self.stats.take(np.arange(base), len(self.keys))
-                where.update({key: base + j for j, key in enumerate(new)})
-            stats = stats.take([where[key] for key in keys], len(self.keys))
-        self.stats.absorb(stats)
+        """Merge ``stats``, the statistics of the folds ``keys`` of some rows (a list as long
+        as ``stats``; more groups after them, if any, are empty)."""
+        if keys == self.keys and len(stats) == len(self.stats):
+            self.stats.absorb(stats)  # --cv K: the same folds in every chunk
+            return
+        new = [key for key in keys if key not in self.index]
+        if new:
+            need = len(self.keys) + len(new)
+            if need > len(self.stats):  # room doubles: each group is copied O(1) times
+                self.stats = self.stats.take(np.arange(len(self.stats)),
+                                             max(need, 2 * len(self.stats)))
+            for key in new:
+                self.index[key] = len(self.keys)
+                self.keys.append(key)
+        if len(stats) > len(keys):
+            stats = GroupStats(stats.n_rows[: len(keys)], stats.sum_w[: len(keys)],
+                               stats.mean[: len(keys)], stats.cross[: len(keys)])
+        self.stats.absorb(stats, at=[self.index[key] for key in keys])
 
     def folds(self) -> list[GramStats]:
         by_fold = self.by_fold

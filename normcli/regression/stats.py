@@ -304,9 +304,20 @@ class GroupStats:
         return GroupStats(self.n_rows.copy(), self.sum_w.copy(), self.mean.copy(),
                           self.cross.copy())
 
-    def absorb(self, other: GroupStats) -> None:
-        """Merge ``other``'s groups into the same groups of ``self``, in place (Chan et al.;
-        a group empty on either side takes the other side's numbers exactly)."""
+    def absorb(self, other: GroupStats, at: Any | None = None) -> None:
+        """Merge ``other``'s groups into the same groups of ``self`` (with ``at``: group ``j``
+        of ``other`` into group ``at[j]`` of ``self``, distinct), in place (Chan et al.; a
+        group empty on either side takes the other side's numbers exactly)."""
+        if at is not None:
+            index = np.asarray(at, dtype=np.intp)
+            part = GroupStats(self.n_rows[index], self.sum_w[index], self.mean[index],
+                              self.cross[index])
+            part.absorb(other)
+            self.n_rows[index] = part.n_rows
+            self.sum_w[index] = part.sum_w
+            self.mean[index] = part.mean
+            self.cross[index] = part.cross
+            return
         if other.mean.shape != self.mean.shape:
             raise ValueError("cannot combine statistics of different shapes: "
                              f"{self.mean.shape} and {other.mean.shape}")
