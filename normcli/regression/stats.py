@@ -125,22 +125,13 @@ class GramStats:
 
     def merge(self, other: GramStats) -> GramStats:
         """Pooled statistics of the rows of ``self`` and ``other`` (Chan et al.)."""
-        self._check_compatible(other)
-        n_rows = self.n_rows + other.n_rows
-        wa, wb = self.sum_w, other.sum_w
-        if wb <= 0.0:
-            return GramStats(n_rows, wa, self.mean.copy(), self.cross.copy())
-        if wa <= 0.0:
-            return GramStats(n_rows, wb, other.mean.copy(), other.cross.copy())
-        total = wa + wb
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (wb / total)
-        cross = self.cross + other.cross + (wa * wb / total) * np.outer(delta, delta)
-        return GramStats(n_rows, total, mean, cross)
+        out = self.copy()
+        out.absorb(other)
+        return out
 
     def absorb(self, other: GramStats) -> None:
-        """:meth:`merge` in place: ``self`` becomes the pooled statistics (the same numbers,
-        without new arrays for every chunk)."""
+        """:meth:`merge` in place: ``self`` becomes the pooled statistics of both (Chan et al.;
+        either side without weight takes the other's numbers exactly)."""
         self._check_compatible(other)
         self.n_rows += other.n_rows
         wa, wb = self.sum_w, other.sum_w
