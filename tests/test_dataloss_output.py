@@ -556,5 +556,6 @@ def test_sigterm_while_reading_a_side_file(tmp_path: Path, small: Path) -> None:
         fh.flush()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and out == b""
-    assert len(_lines(err)) == 1
+    # (flaky once under heavy load, not reproduced: the message says what happened)
+    assert proc.returncode == 143 and out == b"", (proc.returncode, out, err)
+    assert len(_lines(err)) == 1, err
