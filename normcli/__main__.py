@@ -8,7 +8,10 @@ A standard descriptor the process was started without (``>&-``, ``2>&-``, ``<&-`
 ``/dev/null`` before anything else is opened (see :mod:`normcli.io.stdio`).
 
 ``normcli --version`` alone is answered here, without importing Click (30-40 ms of start-up):
-the line Click's version option prints, from the same ``normcli.__version__`` and message.
+the line Click's version option prints, from the same ``normcli.__version__`` and message. So is
+``normcli [COMMAND] --help`` (or ``-h``) alone, from :mod:`normcli._helptext` (Click's rendering,
+generated), when Click would render it at a width kept there and could not translate its
+headings (no ``messages`` gettext catalogue in Python's locale folder); otherwise Click prints it.
 """
 
 from __future__ import annotations
@@ -47,17 +50,63 @@ def _version_only(args: list[str]) -> bool:
     return args == ["--version"] and not os.environ.get("_NORMCLI_COMPLETE")
 
 
-def _print_version() -> int:
-    """``normcli --version``: Click's line, written as Click writes it (to ``sys.stdout``, then
-    flushed), and the exit status the command line gives for each failure to write it."""
-    from normcli import _VERSION_MESSAGE, __version__
+def _help_only(args: list[str]) -> str | None:
+    """The command whose help alone Click would print for these arguments ("" for normcli's
+    own), or None (anything else, or shell completion asked)."""
+    if os.environ.get("_NORMCLI_COMPLETE") or not args or args[-1] not in ("--help", "-h"):
+        return None
+    if len(args) == 1:
+        return ""
+    return args[0] if len(args) == 2 and not args[0].startswith("-") else None
+
+
+def _help_width(max_width: int) -> int:
+    """The width Click's help formatter takes: ``shutil.get_terminal_size()``'s columns (the
+    ``COLUMNS`` variable, else the terminal on standard output, else 80), at most ``max_width``,
+    less 2, at least 50 (click.formatting.HelpFormatter)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+        columns = columns or 80
+    return max(min(columns, max_width) - 2, 50)
+
+
+def _translatable() -> bool:
+    """Whether gettext could translate Click's headings ("Usage:", "Options:"): a ``messages``
+    catalogue of any language in the default locale folder (where ``gettext.find`` looks)."""
+    folder = os.path.join(sys.base_prefix, "share", "locale")
+    try:
+        languages = os.listdir(folder)
+    except OSError:
+        return False
+    return any(os.path.exists(os.path.join(folder, lang, "LC_MESSAGES", "messages.mo"))
+               for lang in languages)
+
+
+def _cached_help(command: str) -> str | None:
+    """Click's help text for ``command`` from :mod:`normcli._helptext`, or None where Click
+    itself must render it."""
+    from normcli import _helptext
+
+    text = _helptext.TEXTS.get((command, _help_width(_helptext.MAX_WIDTH)))
+    return None if text is None or _translatable() else text
+
+
+def _print(text: str) -> int:
+    """Writes ``text`` as Click writes its version line and help (to ``sys.stdout``, then
+    flushed); the exit status the command line gives for each failure to write it."""
     from normcli.errors import EXIT_BROKEN_PIPE, EXIT_DATA, os_error_message
     from normcli.io import stdio
 
     code = 0
     try:
-        sys.stdout.write(_VERSION_MESSAGE % {"prog": "normcli", "package": None,
-                                             "version": __version__} + "\n")
+        sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
         stdio.stdout_gone()
@@ -71,6 +120,14 @@ def _print_version() -> int:
     return code
 
 
+def _print_version() -> int:
+    """``normcli --version``: Click's line."""
+    from normcli import _VERSION_MESSAGE, __version__
+
+    return _print(_VERSION_MESSAGE % {"prog": "normcli", "package": None,
+                                      "version": __version__} + "\n")
+
+
 def run() -> None:
     ignored = set()
     for sig in _SIGNALS:
@@ -82,8 +139,14 @@ def run() -> None:
 
     stdio.ignored_signals |= ignored
     stdio.reserve_std_fds()
-    if _version_only(sys.argv[1:]):
+    args = sys.argv[1:]
+    if _version_only(args):
         os._exit(_print_version())  # as the command line ends every run
+    command = _help_only(args)
+    if command is not None:
+        text = _cached_help(command)
+        if text is not None:
+            os._exit(_print(text))
     # normcli runs its own threads over chunks (and Arrow has its pool); a multi-threaded BLAS
     # on top busy-waits for cores that are taken (fit: 1.6 s instead of 2.3 s on 2 cores).
     # Must be set before numpy is imported; a user's own setting wins.

@@ -491,6 +491,38 @@ def predict(
 
 
 # -- entry point -----------------------------------------------------------------------------
+#: The help widths ``normcli/_helptext.py`` keeps: Click's width for a pipe, a file or an
+#: 80-column terminal (80 - 2), and for a terminal of 100 columns or more (the content's maximum,
+#: ``CONTEXT["max_content_width"]``, less 2).
+HELP_WIDTHS = (78, 98)
+
+
+def render_help(command: str, width: int) -> str:
+    """What ``normcli COMMAND --help`` prints (``command`` "" for ``normcli --help``) when
+    Click's help formatter is ``width`` columns wide: Click's own rendering."""
+    root = cli.make_context("normcli", [], resilient_parsing=True, terminal_width=width)
+    ctx = root
+    if command:
+        sub = cli.commands[command]
+        ctx = sub.make_context(command, [], parent=root, resilient_parsing=True)
+    with ctx:  # the current context, as when Click prints it (fit's --output-format asks)
+        return ctx.get_help() + "\n"
+
+
+def help_text_source() -> str:
+    """The body of ``normcli/_helptext.py`` (``cog -r normcli/_helptext.py`` writes it)."""
+    lines = [f"MAX_WIDTH = {CONTEXT['max_content_width']!r}",
+             "TEXTS: dict[tuple[str, int], str] = {"]
+    for command in ["", *sorted(cli.commands)]:
+        for width in HELP_WIDTHS:
+            lines.append(f"    ({command!r}, {width}): (")  # a line of help a line of source
+            lines.extend(f"        {line!r}" for line in render_help(command, width)
+                         .splitlines(keepends=True))
+            lines.append("    ),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def _click_main(args: list[str]) -> int:
     """Run the command line through Click's own ``main`` (so that shell completion works:
     ``_NORMCLI_COMPLETE=bash_source normcli`` prints the script); the exit status of --help and

@@ -200,7 +200,7 @@ def test_other_names_come_from_pyarrow_compute() -> None:
 SCRIPT = "import sys\nfrom normcli.__main__ import run\nsys.exit(run())\n"
 #: The same start, with the arguments always given to Click (its version option, as before).
 CLICK = ("import sys\nimport normcli.__main__ as m\nm._version_only = lambda args: False\n"
-         "sys.exit(m.run())\n")
+         "m._help_only = lambda args: None\nsys.exit(m.run())\n")
 
 
 def _start(code: str, args: list[str], *, stdout: object = subprocess.PIPE,
@@ -262,12 +262,13 @@ def test_version_with_other_arguments_goes_through_click(args: list[str]) -> Non
                                                      f"{normcli.__version__}\n".encode())
 
 
-def test_version_with_shell_completion_asked_goes_through_click() -> None:
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["fit", "-h"]])
+def test_version_and_help_with_shell_completion_asked_go_through_click(args: list[str]) -> None:
     env = dict(os.environ, _NORMCLI_COMPLETE="bash_source")
-    fast = _start(SCRIPT, ["--version"], env=env)
+    fast = _start(SCRIPT, args, env=env)
     assert fast.returncode == 0
     assert fast.stdout.startswith(b"_normcli_completion() {")
-    assert fast.stdout == _start(CLICK, ["--version"], env=env).stdout
+    assert fast.stdout == _start(CLICK, args, env=env).stdout
 
 
 def _closed_pipe() -> int:
@@ -343,3 +344,110 @@ def test_version_is_the_same_where_a_gettext_catalogue_exists(tmp_path: Path) ->
     check = "from click.decorators import _\nprint(_('%(prog)s, version %(version)s'))\n"
     p = _start(prefix + check, [], env=env)
     assert p.stdout == b"%(prog)s Version %(version)s (xx)\n"
+
+
+# -- normcli --help without Click ----------------------------------------------------------------
+def test_kept_help_texts_are_clicks_rendering() -> None:
+    """normcli/_helptext.py holds what Click renders now, for every command, at each width kept
+    (regenerate with ``cog -r normcli/_helptext.py``)."""
+    from normcli import _helptext
+    from normcli.cli import CONTEXT, HELP_WIDTHS, cli, render_help
+
+    assert _helptext.MAX_WIDTH == CONTEXT["max_content_width"]
+    want = {(c, w) for c in ["", *cli.commands] for w in HELP_WIDTHS}
+    assert set(_helptext.TEXTS) == want
+    for command, width in sorted(want):
+        assert _helptext.TEXTS[command, width] == render_help(command, width), (command, width)
+
+
+def _env(columns: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    return env
+
+
+#: COLUMNS, and whether the help is then printed without Click (a pipe: 80 columns if unset).
+WIDTHS = [(None, True), ("80", True), ("100", True), ("250", True), ("60", False),
+          ("90", False), ("abc", True), ("0", True), ("-5", True)]
+
+
+@pytest.mark.parametrize("columns, kept", WIDTHS)
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["normalize", "--help"], ["norm", "-h"],
+                                  ["fit", "--help"], ["predict", "--help"]])
+def test_help_prints_what_click_prints(args: list[str], columns: str | None, kept: bool) -> None:
+    fast = _start(SCRIPT, args, env=_env(columns), importtime=True)
+    slow = _start(CLICK, args, env=_env(columns))
+    assert (slow.returncode, slow.stderr) == (0, b"")
+    assert slow.stdout.startswith(b"Usage: normcli ")
+    assert (fast.returncode, fast.stdout) == (0, slow.stdout)
+    assert ("click" not in _imported(fast.stderr)) == kept
+
+
+@pytest.mark.parametrize("args", [["--help", "--help"], ["--debug", "--help"],
+                                  ["fit", "--help", "x"], ["fit", "x", "--help"],
+                                  ["nosuch", "--help"], ["--help", "fit"], ["fit", "--hel"]])
+def test_help_with_other_arguments_goes_through_click(args: list[str]) -> None:
+    fast = _start(SCRIPT, args, env=_env(None), importtime=True)
+    slow = _start(CLICK, args, env=_env(None))
+    assert "click" in _imported(fast.stderr)
+    lines = [ln for ln in fast.stderr.decode().splitlines() if not ln.startswith("import time")]
+    assert (fast.returncode, fast.stdout, "\n".join(lines)) == (
+        slow.returncode, slow.stdout, slow.stderr.decode().rstrip("\n"))
+
+
+@pytest.mark.parametrize("columns, kept", [(120, True), (100, True), (80, True), (90, False),
+                                           (40, False)])
+def test_help_on_a_terminal_is_as_wide_as_clicks(columns: int, kept: bool) -> None:
+    """On a terminal Click takes its width (at most 100 here); the kept texts serve 80 and
+    100 columns or more, any other width is Click's own rendering."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    got = []
+    for code in (SCRIPT, CLICK):
+        leader, follower = pty.openpty()
+        try:
+            fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+            attrs = termios.tcgetattr(follower)
+            attrs[1] &= ~termios.OPOST  # no "\r\n" for "\n"
+            termios.tcsetattr(follower, termios.TCSANOW, attrs)
+            p = subprocess.Popen([sys.executable, "-X", "importtime", "-c", code, "fit", "-h"],
+                                 stdout=follower, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL, env=_env(None))
+            os.close(follower)
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(leader, 1 << 16)
+                except OSError:  # EIO: the process closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            _, err = p.communicate()
+            got.append((p.wait(), out, "click" in _imported(err)))
+        finally:
+            os.close(leader)
+    (fast_rc, fast_out, fast_click), (slow_rc, slow_out, _) = got
+    assert (fast_rc, fast_out) == (slow_rc, slow_out) == (0, slow_out)
+    from normcli.cli import render_help
+
+    assert slow_out == render_help("fit", max(min(columns, 100) - 2, 50)).encode()
+    assert fast_click != kept
+
+
+def test_help_where_a_gettext_catalogue_exists_is_clicks(tmp_path: Path) -> None:
+    """Click's headings go through gettext: where a catalogue could translate them, Click
+    renders the help (translated), not the kept English text."""
+    _write_mo(tmp_path / "share" / "locale" / "xx" / "LC_MESSAGES" / "messages.mo",
+              {"Usage:": "Aufruf:", "Options": "Optionen"})
+    env = dict(_env(None), LANGUAGE="xx")
+    prefix = f"import sys\nsys.base_prefix = {str(tmp_path)!r}\n"
+    fast = _start(prefix + SCRIPT, ["--help"], env=env, importtime=True)
+    slow = _start(prefix + CLICK, ["--help"], env=env)
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
+    assert slow.stdout.startswith(b"Aufruf: normcli ") and b"\nOptionen:\n" in slow.stdout
+    assert "click" in _imported(fast.stderr)
