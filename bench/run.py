@@ -51,6 +51,12 @@ CHILD_PY = PY
 CHILD_ENV: dict[str, str] | None = {
     k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
 CHILD_CWD: str | None = None
+#: The floors of a CSV job in this stack: pyarrow reading the file and nothing else, with the
+#: streaming reader normcli uses (Arrow parses its blocks one after another) ...
+STREAM_READ = ("import sys, pyarrow.csv as c\n"
+               "for b in c.open_csv(sys.argv[1], c.ReadOptions(block_size=1 << 20)): pass")
+#: ... and with the reader that parses blocks on all cores but holds the whole table.
+WHOLE_READ = "import sys, pyarrow.csv as c; c.read_csv(sys.argv[1])"
 #: How normcli is started: the bench venv's console script.
 NORMCLI_CMD: list[str] = [str(Path(PY).parent / "normcli")]
 SEED = 20240601
@@ -529,6 +535,11 @@ def build_jobs(quick: bool) -> list[Job]:
                      o / "duckdb.csv", chk),
                 Tool("pandas+sklearn", peer("sklearn_normalize.py", "l2", wcsv, o / "sk.csv"),
                      o / "sk.csv", chk),
+                # What the stack's reader alone costs: no output, nothing computed.
+                Tool("floor: pyarrow streaming read (one parse thread, as normcli)",
+                     [CHILD_PY, "-c", STREAM_READ, wcsv], o / "none"),
+                Tool("floor: pyarrow read_csv (all cores, whole file in memory)",
+                     [CHILD_PY, "-c", WHOLE_READ, wcsv], o / "none"),
             ],
             nw,
         )
@@ -761,6 +772,9 @@ def build_jobs(quick: bool) -> list[Job]:
                     Tool("pandas+LassoCV",
                          peer("sklearn_lassocv.py", "y", src, o / "sk.json"),
                          o / "sk.json", fchk),
+                    *([Tool("floor: pyarrow read_csv (all cores, whole file in memory)",
+                            [CHILD_PY, "-c", WHOLE_READ, src], o / "none")]
+                      if label == "CSV" else []),
                 ],
                 s["reg"],
             )
