@@ -91,10 +91,10 @@ def _nulls(col: pa.Array) -> np.ndarray:
     return ~bits[col.offset: col.offset + n].astype(bool)
 
 
-def _odd_rows(block: np.ndarray, cols: list[pa.Array]) -> np.ndarray:
-    """Per row: 0 when orjson spells every value as Arrow does, 1 when it does but for missing
-    values (``null``, to be emptied), 2 when Arrow must write the row."""
-    n = len(block)
+def _odd_cells(block: np.ndarray, cols: list[pa.Array]) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """The cells whose orjson spelling is not Arrow's: ``(rows, columns, missing)``, in row
+    order (``missing``: the cell is a missing value, written empty)."""
     a = np.abs(block)
     # Coarse first, in few passes: every value outside [1e-5, 1e10) (NaN included) or integral.
     plain = a >= 1e-5
@@ -103,28 +103,35 @@ def _odd_rows(block: np.ndarray, cols: list[pa.Array]) -> np.ndarray:
     cand = whole == block
     cand |= ~plain
     rows = np.flatnonzero(cand.any(axis=1))
-    out = np.zeros(n, dtype=np.int8)
     if len(rows) == 0:
-        return out
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0, dtype=bool)
     sub = block[rows]
     sa = np.abs(sub)
     with np.errstate(invalid="ignore"):
         odd = ((sa >= 1e-6) & (sa < 1e-5)) | ((sa >= 1e10) & (sa < 1e16))
         odd |= (sub == np.trunc(sub)) & (sa < 1e16)
     bad = ~np.isfinite(sub)
-    missing = np.zeros_like(bad)
+    odd |= bad  # infinities and NaN (orjson writes null for both), missing or not
+    r, c = np.nonzero(odd)
+    missing = np.zeros(len(r), dtype=bool)
     if bad.any():
-        for j, col in enumerate(cols):
-            if bad[:, j].any():
-                missing[:, j] = _nulls(col)[rows] & bad[:, j]
-    odd |= bad & ~missing  # infinities, and NaN that is not missing
-    out[rows] = np.where(odd.any(axis=1), 2, np.where(missing.any(axis=1), 1, 0))
-    return out
+        for j in np.unique(c[bad[r, c]]):
+            at = c == j
+            missing[at] = _nulls(cols[j])[rows[r[at]]]
+    return rows[r], c, missing
 
 
 def arrow_text(col: pa.Array) -> pa.Array:
     """Arrow's own text of ``col`` (the reference spelling), missing as empty, as binary."""
     return pc.fill_null(pc.cast(pc.cast(col, pa.string()), pa.binary()), _EMPTY)
+
+
+def _arrow_spellings(values: np.ndarray) -> list[bytes]:
+    """Arrow's text of each value (none missing), as bytes."""
+    col = pa.Array.from_buffers(pa.float64(), len(values),
+                                [None, pa.py_buffer(np.ascontiguousarray(values))])
+    return [v.encode() for v in pc.cast(col, pa.string()).to_pylist()]
 
 
 def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
@@ -133,15 +140,19 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
     better left to Arrow (too many values that Arrow must spell)."""
     n = len(cols[0])
     block = _block(cols)
-    redo = _odd_rows(block, cols)
-    nulls = redo == 1
-    redo = redo == 2
-    n_redo = int(np.count_nonzero(redo))
-    if n_redo > _ARROW_SHARE * n:
+    cell_rows, cell_cols, missing = _odd_cells(block, cols)
+    # Rows whose odd cells are all missing: "null" -> "" in bulk (Arrow); the others are
+    # rebuilt cell by cell in Python, with Arrow's spelling of each odd value.
+    fix_rows = np.unique(cell_rows[~missing])
+    if len(fix_rows) > _ARROW_SHARE * n:
         return None
+    nulls = np.zeros(n, dtype=bool)
+    nulls[cell_rows[missing]] = True
+    nulls[fix_rows] = False
     text = orjson.dumps(block, option=_OPT)
+    sep = delimiter.encode()
     if delimiter != ",":
-        text = text.replace(b",", delimiter.encode())
+        text = text.replace(b",", sep)
     # "[[a,b],[c,d]]": row r is text[starts[r]:starts[r + 1]] == "[a,b]," (the last one "[c,d]]"),
     # whose cells are that without its first and last two bytes.
     ends = _find_byte(text, ord("]"))
@@ -154,19 +165,32 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         pa.binary() if width is np.int32 else pa.large_binary(), n,
         [None, pa.py_buffer(starts), pa.py_buffer(text)],
     )
-    del text  # (held by ``rows`` until the slice below copies the cells out)
     rows = pc.binary_slice(rows, 1, -2)
     if nulls.any():
         picked = pc.filter(rows, _mask(nulls))
         rows = pc.replace_with_mask(rows, _mask(nulls),
                                     pc.replace_substring(picked, _NULL_TEXT, ""))
-    if n_redo:
-        where = pa.py_buffer(np.flatnonzero(redo).astype(np.int64))
-        index = pa.Array.from_buffers(pa.int64(), n_redo, [None, where])
-        picked_cols = [arrow_text(pc.take(col, index)) for col in cols]
-        sep = binary_scalar(delimiter.encode())
-        again = pc.binary_join_element_wise(*picked_cols, sep)
-        rows = pc.replace_with_mask(rows, _mask(redo), pc.cast(again, rows.type))
+    if len(fix_rows):
+        fix = np.isin(cell_rows, fix_rows)
+        spelled = [b""] * int(np.count_nonzero(fix))
+        present = ~missing[fix]
+        at = np.flatnonzero(present).tolist()
+        for k, word in zip(at, _arrow_spellings(block[cell_rows[fix][present],
+                                                      cell_cols[fix][present]]), strict=True):
+            spelled[k] = word
+        bounds = starts.tolist()
+        lines = []
+        k = 0
+        fixed_rows, fixed_cols = cell_rows[fix].tolist(), cell_cols[fix].tolist()
+        for r in fix_rows.tolist():
+            cells = text[bounds[r] + 1: bounds[r + 1] - 2].split(sep)
+            while k < len(fixed_rows) and fixed_rows[k] == r:
+                cells[fixed_cols[k]] = spelled[k]
+                k += 1
+            lines.append(sep.join(cells))
+        mask = np.zeros(n, dtype=bool)
+        mask[fix_rows] = True
+        rows = pc.replace_with_mask(rows, _mask(mask), pc.cast(binaries(lines), rows.type))
     return rows
 
 
