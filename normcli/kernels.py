@@ -188,6 +188,10 @@ def normalize_rows(X: np.ndarray, ord: float, out: np.ndarray | None = None) -> 
     same = out is not None and (
         (out.flags.f_contiguous and X.flags.f_contiguous)
         or (out.flags.c_contiguous and X.flags.c_contiguous))
+    if ord == 2.0 and X.shape[1] and (out is None or same):
+        res = _normalize_rows_l2(X, out)
+        if res is not None:
+            return res
     A = np.abs(X, out=out if same else None)
     nan = np.isnan(A)
     if nan.any():
@@ -207,6 +211,31 @@ def normalize_rows(X: np.ndarray, ord: float, out: np.ndarray | None = None) -> 
     rows = np.isinf(m)
     if rows.any():  # an infinite cell dominates its row
         res[rows] = _infinite_rule(X[rows], ord, axis=1)
+    return res
+
+
+def _normalize_rows_l2(X: np.ndarray, out: np.ndarray | None) -> np.ndarray | None:
+    """:func:`normalize_rows` for ``ord=2`` in fewer passes, with the same arithmetic (the same
+    result to the bit); None for a block holding a missing cell (the general route then).
+
+    ``m = max(max x, -min x)`` is the largest |value| without a block of |X|; ``Q = X / m`` is
+    the result's first step, and ``Q * Q`` equals ``(|X| / m) ** 2`` exactly (division rounds
+    symmetrically), summed in the same memory order. Five passes over the block (two of them
+    writing), against nine."""
+    hi = X.max(axis=1)
+    lo = X.min(axis=1)
+    biggest = np.maximum(hi, -lo)
+    if np.isnan(biggest).any():
+        return None
+    m = np.where(biggest > 0, biggest, 1.0)
+    with np.errstate(invalid="ignore"):
+        res = np.divide(X, m[:, None], out=out)  # inf / inf: such rows follow _infinite_rule
+        r = np.sqrt(np.einsum("ij,ij->i", res, res))
+        r[r == 0] = 1.0  # a zero row stays zero
+        np.divide(res, r[:, None], out=res)
+    rows = np.isinf(m)
+    if rows.any():  # an infinite cell dominates its row
+        res[rows] = _infinite_rule(X[rows], 2.0, axis=1)
     return res
 
 

@@ -102,3 +102,55 @@ def test_column_norms_merge_in_chunks(rng, p: float) -> None:
                          * (1 if p == 0 else 2.0**(-500 if j == 0 else 500 if j == 2 else 0))
                          for j, c in enumerate(X.T)])
     np.testing.assert_allclose(acc.norms(), expected, rtol=1e-14)
+
+
+def _general_l2(X: np.ndarray, out: np.ndarray | None, monkeypatch: pytest.MonkeyPatch
+                ) -> np.ndarray:
+    """normalize_rows(X, 2) by the general (any-order) route: the L2 shortcut switched off."""
+    import normcli.kernels as kernels
+
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "_normalize_rows_l2", lambda X, out: None)
+        return normalize_rows(X, 2.0, out=out)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_normalize_rows_l2_shortcut_same_bits(rng, order: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The L2 shortcut (no |X| block; max and min for the scale) gives the general route's
+    result to the bit, at every scale, with zeros, -0.0 and infinities; and scikit-learn's on
+    ordinary rows."""
+    X = rng.standard_normal((400, 6)) * 10.0 ** rng.integers(-320, 309, size=(400, 1))
+    X[rng.random(X.shape) < 0.1] = 0.0
+    X[rng.random(X.shape) < 0.05] = -0.0
+    X[3] = 0.0
+    X[5, 1] = np.inf
+    X[6, [0, 4]] = -np.inf
+    X[7] = [1e308, -1e308, 1e308, 0.0, 5e-324, -5e-324]  # sum of squares overflows
+    X[8] = [1e-200, -1e-200, 0.0, 0.0, 0.0, 0.0]  # ... underflows
+    X = np.asarray(X, order=order)
+    got = normalize_rows(X, 2.0, out=np.empty(X.shape, order=order))
+    want = _general_l2(X, np.empty(X.shape, order=order), monkeypatch)
+    assert got.tobytes() == want.tobytes()
+    assert got[7].tolist()[:3] == [1 / math.sqrt(3), -1 / math.sqrt(3), 1 / math.sqrt(3)]
+    assert got[8].tolist()[:2] == [0.7071067811865475, -0.7071067811865475]
+    assert got[5].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    assert got[6].tolist() == [-0.7071067811865475, 0, 0, 0, -0.7071067811865475, 0]
+    plain = rng.standard_normal((50, 6))
+    np.testing.assert_allclose(normalize_rows(np.asarray(plain, order=order), 2.0),
+                               normalize(plain, norm="l2"), rtol=1e-15)
+
+
+def test_normalize_rows_l2_missing_cell_takes_general_route(
+        rng, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block holding a missing cell (NaN) goes the general way: that row is normalized over
+    its present values, the other rows as without it."""
+    X = rng.standard_normal((30, 4))
+    X[9, 2] = np.nan
+    got = normalize_rows(X, 2.0)
+    assert np.isnan(got[9, 2])
+    row = np.delete(X[9], 2)
+    np.testing.assert_allclose(np.delete(got[9], 2), row / np.linalg.norm(row), rtol=1e-15)
+    others = np.delete(np.arange(30), 9)
+    assert got[others].tobytes() == normalize_rows(X[others], 2.0).tobytes()
+    assert got.tobytes() == _general_l2(X, None, monkeypatch).tobytes()

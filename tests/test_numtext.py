@@ -247,3 +247,41 @@ def test_hive_partition_columns_do_not_import_pandas(tmp_path: Path, fmt: str) -
     assert b"PANDAS False" in p.stderr, p.stderr
     assert out.read_text().splitlines()[1:] == ["0.4472135954999579,0.8944271909999159,2025",
                                                 "0.6,0.8,2026"]
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t"])
+def test_few_odd_rows_are_patched_in_place(delimiter: str) -> None:
+    # Ordinary values with a few that orjson spells otherwise (integral, 1e-6 <= |x| < 1e-5,
+    # 1e10 <= |x| < 1e16, inf, NaN) in the first, a middle and the last row, in two runs of
+    # float columns, some next to missing cells: the lines of those rows are built on their own
+    # and written between slices of the rest, byte for byte what Arrow's writer writes.
+    rng = np.random.default_rng(7)
+    n = 200
+    a = rng.uniform(0.01, 0.99, n)
+    b = rng.uniform(-0.99, -0.01, n)
+    c = rng.uniform(0.01, 0.99, n)
+    a[0], b[57], c[57], a[199], c[120] = 3.0, 1.5e-6, 12345678901.5, -0.0, float("inf")
+    b[120] = float("nan")
+    b_missing = [False] * n
+    b_missing[0] = b_missing[57 + 1] = b_missing[199] = True
+    cols = [_column(list(a)), _column(list(b), b_missing), _column(list(c))]
+    ids = strings([f"r{i}" for i in range(n)])
+    batch = pa.RecordBatch.from_arrays([cols[0], ids, cols[1], cols[2]],
+                                       names=["a", "id", "b", "c"])
+    first = numtext.csv_rows([cols[0]], delimiter)
+    rest = numtext.csv_rows(cols[1:], delimiter)
+    assert first is not None and first.patch_rows == [0, 199]
+    assert rest is not None and rest.patch_rows == [57, 120]
+    sep = delimiter.encode()
+    assert rest.patched()[57].as_py() == sep.join([b"0.0000015", b"1.23456789015e+10"])
+    assert rest.patched()[120].as_py() == sep.join([b"nan", b"inf"])
+    assert rest.patched()[58].as_py().startswith(sep)  # the missing cell: empty
+    writer = CsvWriter(io.BytesIO(), batch.schema.names, delimiter=delimiter)
+    pieces = writer.encode(batch)
+    assert len(pieces) == 7  # lines 0, 57, 120, 199 apart; three slices between them
+    assert _fast(batch, delimiter) == _arrow(batch, delimiter)
+    sink = io.BytesIO()
+    writer = CsvWriter(sink, batch.schema.names, delimiter=delimiter, header=False)
+    writer.put(writer.encode(batch))
+    writer.put(writer.encode(batch.slice(57, 100)))
+    assert sink.getvalue() == _arrow(batch, delimiter) + _arrow(batch.slice(57, 100), delimiter)

@@ -11,12 +11,16 @@ written by Arrow itself and the output stays byte for byte what Arrow writes:
   ten,
 * infinities and NaN that are not missing (orjson writes ``null`` for both),
 
-and a missing value (null) is an empty cell. Rows holding such a value are rare in computed output;
-they are formatted again by Arrow (the whole row) and put back in place. When more than a fifth of
-a chunk's rows hold one, the chunk is left to Arrow altogether.
+and a missing value (null) is an empty cell. Values of the first three kinds are rare in computed
+output (the 1M-row L2 benchmark has about 700, in most chunks): their rows are written again cell
+by cell, with Arrow's own text of those values only (:class:`CsvRows`), and the writer puts those
+lines in place in the text it writes. When more than a fifth of a chunk's rows hold one, the chunk
+is left to Arrow altogether.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import orjson
@@ -134,21 +138,39 @@ def _arrow_spellings(values: np.ndarray) -> list[bytes]:
     return [v.encode() for v in pc.cast(col, pa.string()).to_pylist()]
 
 
-def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
+@dataclass
+class CsvRows:
+    """:func:`csv_rows`' result: ``rows`` (binary) is the text of every row but those in
+    ``patch_rows`` (ascending), whose text is in ``patches`` (the rows holding a value that
+    orjson spells otherwise than Arrow: rare, and put in place by the caller, in the text it
+    writes, rather than by a copy of ``rows``)."""
+
+    rows: pa.Array
+    patch_rows: list[int]
+    patches: list[bytes]
+
+    def patched(self) -> pa.Array:
+        """``rows`` with the patches in place (a copy)."""
+        if not self.patch_rows:
+            return self.rows
+        mask = np.zeros(len(self.rows), dtype=bool)
+        mask[self.patch_rows] = True
+        return pc.replace_with_mask(self.rows, _mask(mask),
+                                    pc.cast(binaries(self.patches), self.rows.type))
+
+
+def csv_rows(cols: list[pa.Array], delimiter: str) -> CsvRows | None:
     """Each row of these float64 columns as CSV text (cells joined by ``delimiter``, no line end),
-    as a binary array; byte for byte what Arrow's cast to string gives. ``None`` when the chunk is
-    better left to Arrow (too many values that Arrow must spell)."""
+    byte for byte what Arrow's cast to string gives. ``None`` when the chunk is better left to
+    Arrow (too many values that Arrow must spell)."""
     n = len(cols[0])
     block = _block(cols)
     cell_rows, cell_cols, missing = _odd_cells(block, cols)
     # Rows whose odd cells are all missing: "null" -> "" in bulk (Arrow); the others are
-    # rebuilt cell by cell in Python, with Arrow's spelling of each odd value.
+    # written again cell by cell in Python, with Arrow's spelling of each odd value.
     fix_rows = np.unique(cell_rows[~missing])
     if len(fix_rows) > _ARROW_SHARE * n:
         return None
-    nulls = np.zeros(n, dtype=bool)
-    nulls[cell_rows[missing]] = True
-    nulls[fix_rows] = False
     text = orjson.dumps(block, option=_OPT)
     sep = delimiter.encode()
     if delimiter != ",":
@@ -166,32 +188,35 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> pa.Array | None:
         [None, pa.py_buffer(starts), pa.py_buffer(text)],
     )
     rows = pc.binary_slice(rows, 1, -2)
-    if nulls.any():
-        picked = pc.filter(rows, _mask(nulls))
-        rows = pc.replace_with_mask(rows, _mask(nulls),
-                                    pc.replace_substring(picked, _NULL_TEXT, ""))
-    if len(fix_rows):
-        fix = np.isin(cell_rows, fix_rows)
-        spelled = [b""] * int(np.count_nonzero(fix))
-        present = ~missing[fix]
-        at = np.flatnonzero(present).tolist()
-        for k, word in zip(at, _arrow_spellings(block[cell_rows[fix][present],
-                                                      cell_cols[fix][present]]), strict=True):
-            spelled[k] = word
-        bounds = starts.tolist()
-        lines = []
-        k = 0
-        fixed_rows, fixed_cols = cell_rows[fix].tolist(), cell_cols[fix].tolist()
-        for r in fix_rows.tolist():
-            cells = text[bounds[r] + 1: bounds[r + 1] - 2].split(sep)
-            while k < len(fixed_rows) and fixed_rows[k] == r:
-                cells[fixed_cols[k]] = spelled[k]
-                k += 1
-            lines.append(sep.join(cells))
-        mask = np.zeros(n, dtype=bool)
-        mask[fix_rows] = True
-        rows = pc.replace_with_mask(rows, _mask(mask), pc.cast(binaries(lines), rows.type))
-    return rows
+    if len(cell_rows) > 0:
+        nulls = np.zeros(n, dtype=bool)
+        nulls[cell_rows[missing]] = True
+        nulls[fix_rows] = False
+        if nulls.any():
+            picked = pc.filter(rows, _mask(nulls))
+            rows = pc.replace_with_mask(rows, _mask(nulls),
+                                        pc.replace_substring(picked, _NULL_TEXT, ""))
+    if len(fix_rows) == 0:
+        return CsvRows(rows, [], [])
+    fix = np.isin(cell_rows, fix_rows)
+    at_rows, at_cols, at_missing = cell_rows[fix], cell_cols[fix], missing[fix]
+    spelled = [b""] * len(at_rows)  # missing: empty
+    present = np.flatnonzero(~at_missing)
+    for k, word in zip(present.tolist(),
+                       _arrow_spellings(block[at_rows[present], at_cols[present]]),
+                       strict=True):
+        spelled[k] = word
+    patches = []
+    k = 0
+    at_rows_l, at_cols_l = at_rows.tolist(), at_cols.tolist()
+    fix_list = fix_rows.tolist()
+    for r in fix_list:
+        cells = text[int(starts[r]) + 1: int(starts[r + 1]) - 2].split(sep)
+        while k < len(at_rows_l) and at_rows_l[k] == r:
+            cells[at_cols_l[k]] = spelled[k]
+            k += 1
+        patches.append(sep.join(cells))
+    return CsvRows(rows, fix_list, patches)
 
 
 def json_values(col: pa.Array) -> pa.Array:

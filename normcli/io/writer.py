@@ -522,6 +522,44 @@ def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
+def _patch_lines(lines: pa.Array, parts: list[pa.Array | pa.Scalar],
+                 patched: dict[int, numtext.CsvRows]) -> list[bytes | pa.Buffer]:
+    """The text of ``lines`` (the join of ``parts``) in pieces, with the lines of the patched
+    rows of some parts built again (a small join of those rows) between slices of the rest."""
+    rows = sorted({r for p in patched.values() for r in p.patch_rows})
+    index = pa.Array.from_buffers(pa.int64(), len(rows),
+                                  [None, pa.py_buffer(np.array(rows, dtype=np.int64))])
+    small: list[pa.Array | pa.Scalar] = []
+    for k, part in enumerate(parts):
+        if k in patched:
+            got = patched[k]
+            texts = dict(zip(got.patch_rows, got.patches, strict=True))
+            picked = pc.take(part, index).to_pylist()
+            small.append(numtext.binaries([texts.get(r, old) for r, old in
+                                           zip(rows, picked, strict=True)]))
+        elif isinstance(part, pa.Scalar):
+            small.append(part)
+        else:
+            small.append(pc.cast(pc.take(part, index), pa.binary()))
+    again = pc.binary_join_element_wise(*small, numtext.binary_scalar(b""))
+    text = _text_of(lines)
+    large = pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if large else np.int32,
+                            count=lines.offset + len(lines) + 1)[lines.offset:]
+    base = int(offsets[0])
+    pieces: list[bytes | pa.Buffer] = []
+    done = 0  # text before line ``done`` is in pieces
+    for r, line in zip(rows, again.to_pylist(), strict=True):
+        if r > done:
+            pieces.append(text.slice(int(offsets[done]) - base,
+                                     int(offsets[r]) - int(offsets[done])))
+        pieces.append(line)
+        done = r + 1
+    if done < len(lines):
+        pieces.append(text.slice(int(offsets[done]) - base, int(offsets[-1]) - int(offsets[done])))
+    return pieces
+
+
 def format_header(names: Sequence[str], delimiter: str) -> bytes:
     buf = io.StringIO()
     csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(names)
@@ -556,8 +594,13 @@ class CsvWriter(TableWriter):
 
     def format(self, batch: pa.RecordBatch) -> bytes | pa.Buffer:
         """The CSV text of ``batch`` (no header)."""
+        pieces = self._pieces(batch)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _pieces(self, batch: pa.RecordBatch) -> list[bytes | pa.Buffer]:
+        """The CSV text of ``batch`` (no header), in pieces to be written one after another."""
         if batch.num_rows == 0:
-            return b""
+            return [b""]
         if any(pa.types.is_dictionary(col.type) for col in batch.columns):
             batch = pa.RecordBatch.from_arrays(
                 [col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
@@ -570,10 +613,10 @@ class CsvWriter(TableWriter):
         ):
             return self._format_fast(batch)
         if any(_is_text(col.type) and self._needs_quotes(col) for col in batch.columns):
-            return self._format_quoted(batch)
+            return [self._format_quoted(batch)]
         sink = pa.BufferOutputStream()
         pacsv.write_csv(batch, sink, self._options)
-        return sink.getvalue()
+        return [sink.getvalue()]
 
     def _needs_quotes(self, col: pa.Array) -> bool:
         """Whether any value of a text column holds a delimiter, quote or line end.
@@ -597,11 +640,15 @@ class CsvWriter(TableWriter):
         )
         return pc.if_else(need, quoted, col)
 
-    def _format_fast(self, batch: pa.RecordBatch) -> pa.Buffer:
+    def _format_fast(self, batch: pa.RecordBatch) -> list[bytes | pa.Buffer]:
         """Runs of float64 columns formatted together by :func:`numtext.csv_rows` (the same
-        bytes as Arrow's cast), the other columns as in :meth:`_format_quoted`; one join."""
+        bytes as Arrow's cast), the other columns as in :meth:`_format_quoted`; one join.
+
+        The few lines holding a number that orjson spells otherwise than Arrow are built on
+        their own and written in place of theirs: the text comes in pieces, with no copy."""
         cols = batch.columns
         parts: list[pa.Array | pa.Scalar] = []
+        patched: dict[int, numtext.CsvRows] = {}  # part index -> its rows, where patched
         i = 0
         while i < len(cols):
             col = cols[i]
@@ -613,7 +660,9 @@ class CsvWriter(TableWriter):
                 if rows is None:
                     texts = [numtext.arrow_text(c) for c in cols[i:j]]
                 else:
-                    texts = [rows]
+                    if rows.patch_rows:
+                        patched[len(parts)] = rows
+                    texts = [rows.rows]
                 i = j
             else:
                 if _is_text(col.type):
@@ -626,7 +675,10 @@ class CsvWriter(TableWriter):
                 parts.append(t)
                 parts.append(self._sep_b)
         parts[-1] = self._newline_b
-        return _text_of(pc.binary_join_element_wise(*parts, self._empty_b))
+        lines = pc.binary_join_element_wise(*parts, self._empty_b)
+        if not patched:
+            return [_text_of(lines)]
+        return _patch_lines(lines, parts, patched)
 
     def _format_quoted(self, batch: pa.RecordBatch) -> pa.Buffer:
         parts = []
@@ -640,12 +692,13 @@ class CsvWriter(TableWriter):
         return _text_of(pc.binary_join_element_wise(rows, _EMPTY, _NEWLINE))
 
     def encode(self, batch: pa.RecordBatch) -> Any:
-        return self.format(batch)
+        return self._pieces(batch)
 
     def put(self, encoded: Any) -> None:
         self._write_header()
-        self.stream.write(encoded)
-        self._writeback.wrote(len(encoded))
+        for piece in encoded:
+            self.stream.write(piece)
+            self._writeback.wrote(len(piece))
 
     def close(self) -> None:
         self._write_header()
