@@ -94,7 +94,8 @@ def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
             raise UsageError("'-' (standard input) is for the command line; pass a path or data")
         spec = InputSpec(path=path, fmt=input_format, delimiter=delimiter, header=header,
                          chunk_rows=chunk_rows,
-                         na_values=None if na_values is None else tuple(na_values), api=True)
+                         na_values=None if na_values is None
+                         else tuple(_columns(na_values, "na_values") or ()), api=True)
         opened = _Opened(Job(spec), None, arrow=False)
     else:
         raise TypeError("data must be a pandas DataFrame, a pyarrow Table or RecordBatchReader, "
@@ -103,8 +104,56 @@ def _open(data: Any, *, two_pass: bool = False, input_format: str | None = None,
         yield opened
 
 
-def _columns(names: Sequence[Any] | None) -> list[str] | None:
-    return None if names is None else [str(n) for n in names]
+def _columns(names: Sequence[Any] | None, what: str = "columns") -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)):  # iterating would give its characters
+        raise UsageError(f"{what} must be a list of names, not the string {names!r} (write "
+                         f"[{names!r}] for one name)")
+    return [str(n) for n in names]
+
+
+def _float(value: Any, what: str) -> float:
+    """``value`` as a float, or a UsageError naming the argument (never a ValueError)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise UsageError(f"{what} must be a number (got {value!r})")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a number (got {value!r})") from None
+
+
+def _floats(values: Any, what: str) -> list[float]:
+    if isinstance(values, (str, bytes)):
+        raise UsageError(f"{what} must be a list of numbers, not the string {values!r}")
+    try:
+        items = list(values)
+    except TypeError:
+        raise UsageError(f"{what} must be a list of numbers (got {values!r})") from None
+    return [_float(v, what) for v in items]
+
+
+def _int(value: Any, what: str) -> int:
+    """``value`` as an int (an integral float too), or a UsageError naming the argument."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (bool, str, bytes)) or not hasattr(value, "__index__"):
+        raise UsageError(f"{what} must be an integer (got {value!r})")
+    return int(value.__index__())
+
+
+def _loads(text: str | bytes, source: str) -> Any:
+    """The JSON value of ``text``; bad text is a DataError, as a bad file is."""
+    from .errors import DataError
+
+    try:
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at offset {exc.start})",
+                        source=source) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not JSON: {exc.msg} (column {exc.colno})", source=source,
+                        line=exc.lineno) from None
 
 
 def _number(value: Number) -> str:
@@ -175,9 +224,8 @@ def normalize(
         params = params.params
     opts = normalize_mod.NormalizeOptions(
         norm=None if norm is None else _number(norm), axis=axis, scale=scale,
-        feature_range=(float(feature_range[0]), float(feature_range[1]))
-        if feature_range is not None else None,
-        clip=clip, columns=_columns(columns), exclude=_columns(exclude), params=params,
+        feature_range=_range(feature_range), clip=clip, columns=_columns(columns),
+        exclude=_columns(exclude, "exclude"), params=params,
     )
     two_pass = params is None and (scale is not None or axis == "columns")
     with _open(data, two_pass=two_pass, input_format=input_format, delimiter=delimiter,
@@ -187,6 +235,15 @@ def normalize(
         selection = opened.job.last_selection
         replaced = selection.used if selection is not None else []
         return _rows_result(opened, sink.table(), replaced=replaced)
+
+
+def _range(feature_range: Any) -> tuple[float, float] | None:
+    if feature_range is None:
+        return None
+    values = _floats(feature_range, "feature_range")
+    if len(values) != 2:
+        raise UsageError(f"feature_range must be (MIN, MAX) (got {feature_range!r})")
+    return values[0], values[1]
 
 
 # -- norm ----------------------------------------------------------------------------------------
@@ -217,8 +274,9 @@ def norm(
     """
     opts = norm_mod.NormOptions(
         ord=_number(ord), axis=axis, name=name, only=only,
-        to=None if to is None else [float(v) for v in to], to_columns=_columns(to_columns),
-        columns=_columns(columns), exclude=_columns(exclude),
+        to=None if to is None else _floats(to, "to"),
+        to_columns=_columns(to_columns, "to_columns"),
+        columns=_columns(columns), exclude=_columns(exclude, "exclude"),
     )
     refuse_unused(norm_mod.unused_options(opts), {"only"} if only else ())
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
@@ -312,7 +370,7 @@ class Model:
 
     @classmethod
     def from_json(cls, text: str | bytes | dict[str, Any]) -> Model:
-        report = text if isinstance(text, dict) else json.loads(text)
+        report = text if isinstance(text, dict) else _loads(text, "<model>")
         return cls(report)
 
 
@@ -363,17 +421,18 @@ def fit(
     defaults = fit_mod.FitOptions(target="")
     opts = fit_mod.FitOptions(
         target=str(target), penalty=fit_mod.normalize_penalty(penalty),
-        alpha=defaults.alpha if alpha is None else float(alpha),
-        l1_ratio=defaults.l1_ratio if l1_ratio is None else float(l1_ratio), weights=weights,
-        fit_intercept=fit_intercept, standardize=standardize,
-        tol=defaults.tol if tol is None else float(tol),
-        max_iter=defaults.max_iter if max_iter is None else int(max_iter), cv=cv,
-        alphas=None if alphas is None else [float(a) for a in alphas],
-        n_alphas=defaults.n_alphas if n_alphas is None else int(n_alphas),
-        eps=defaults.eps if eps is None else float(eps), fold_column=fold_column,
-        seed=0 if seed is None else int(seed),
+        alpha=defaults.alpha if alpha is None else _float(alpha, "alpha"),
+        l1_ratio=defaults.l1_ratio if l1_ratio is None else _float(l1_ratio, "l1_ratio"),
+        weights=weights, fit_intercept=fit_intercept, standardize=standardize,
+        tol=defaults.tol if tol is None else _float(tol, "tol"),
+        max_iter=defaults.max_iter if max_iter is None else _int(max_iter, "max_iter"),
+        cv=None if cv is None else _int(cv, "cv"),
+        alphas=None if alphas is None else _floats(alphas, "alphas"),
+        n_alphas=defaults.n_alphas if n_alphas is None else _int(n_alphas, "n_alphas"),
+        eps=defaults.eps if eps is None else _float(eps, "eps"), fold_column=fold_column,
+        seed=0 if seed is None else _int(seed, "seed"),
         select="min" if select is None else select, drop_missing=drop_missing,
-        columns=_columns(columns), exclude=_columns(exclude),
+        columns=_columns(columns), exclude=_columns(exclude, "exclude"),
     )
     refuse_unused(fit_mod.unused_options(opts), given)
     with _open(data, input_format=input_format, delimiter=delimiter, header=header,
@@ -431,7 +490,7 @@ class Scaler:
         with _open(data, input_format=input_format, delimiter=delimiter, header=header,
                    chunk_rows=chunk_rows, na_values=na_values) as opened:
             job = opened.job
-            sel = job.select(_columns(columns), _columns(exclude))
+            sel = job.select(_columns(columns), _columns(exclude, "exclude"))
             stats = normalize_mod.column_stats(job, sel.used)
         return cls(_CoreScaler(kind, sel.used_names, stats, rng, clip_).to_json())
 
@@ -445,7 +504,7 @@ class Scaler:
 
     @classmethod
     def from_json(cls, text: str | bytes | dict[str, Any]) -> Scaler:
-        params = text if isinstance(text, dict) else json.loads(text)
+        params = text if isinstance(text, dict) else _loads(text, "<params>")
         if not isinstance(params, dict):
             raise UsageError("not the parameters of a scaler")
         return cls(params)

@@ -130,11 +130,40 @@ def _note(line: str) -> None:
     stdio.message(line + "\n")
 
 
-def _distinct(input: str, output: str | None, side: dict[str, str | None]) -> None:
-    """Before anything is read: side files that are the input, the output or each other."""
+def _distinct(input: str, output: str | None, side: dict[str, str | None],
+              written: tuple[str, ...] = ()) -> None:
+    """Before anything is read: side files that are the input, the output or each other; and
+    two of the files a run writes (OUTPUT and the ``written`` side files) that both go to
+    standard output (``-``, or the file or pipe standard output is), where they would be mixed
+    or one renamed over the other."""
     from .io.writer import check_distinct
 
     check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
+    to_stdout = ["OUTPUT"] if _is_stdout(output) else []
+    to_stdout += [option for option in written
+                  if side.get(option) is not None and _is_stdout(side[option])]
+    if len(to_stdout) > 1:
+        path = side[to_stdout[1]]
+        first = "the data" if to_stdout[0] == "OUTPUT" else to_stdout[0]
+        raise UsageError(f"{path}: {to_stdout[1]} writes to standard output, where {first} "
+                         "goes too; give it a file of its own")
+
+
+def _is_stdout(path: str | None) -> bool:
+    """Whether writing to ``path`` writes to standard output: ``None`` or ``-``, or the regular
+    file or pipe that standard output is (``/dev/stdout``, or the file of ``> FILE``)."""
+    import stat
+
+    if path is None or path == "-":
+        return True
+    try:
+        out = os.fstat(1)
+        if not (stat.S_ISREG(out.st_mode) or stat.S_ISFIFO(out.st_mode)):
+            return False  # a terminal, /dev/null: nothing to lose
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino)
 
 
 def _refuse_unused(rules: list[Rule]) -> None:
@@ -309,7 +338,8 @@ def normalize(
         clip=clip, columns=parse_list(columns), exclude=parse_list(exclude),
         save_params=save_params, params=params,
     )
-    _distinct(input, output, {"--params": params, "--save-params": save_params})
+    _distinct(input, output, {"--params": params, "--save-params": save_params},
+              written=("--save-params",))
     if save_params is not None:  # before the input is opened (the Dask route too)
         from .io.formats import refuse_compressed_output
 
@@ -420,7 +450,8 @@ def fit(
     )
     _refuse_unused(fit_mod.unused_options(opts))
     out = _output_spec(output, output_format, output_delimiter)
-    _distinct(input, output, {"--plot": plot, "--path": path_file})
+    _distinct(input, output, {"--plot": plot, "--path": path_file},
+              written=("--plot", "--path"))
     fit_mod.check_side_files(opts)  # before the input is opened
     job = None
     if _use_dask(engine, scheduler):
@@ -554,7 +585,9 @@ def _error(message: str) -> None:
             Progress.active.close()
         except (OSError, ValueError):
             pass
-    stdio.message(f"normcli: error: {message}\n")
+    # One line, whatever a name in it holds (a header or file name may hold a line break).
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    stdio.message(f"normcli: error: {one_line}\n")
 
 
 @contextmanager

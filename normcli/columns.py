@@ -207,7 +207,8 @@ class Selection:
 
 
 def _listing(names: Sequence[str]) -> str:
-    shown = [repr(n) if n != n.strip() or n == "" else n for n in names[:_LIST_AT_MOST]]
+    shown = [repr(n) if n != n.strip() or n == "" or "," in n or not n.isprintable() else n
+             for n in names[:_LIST_AT_MOST]]
     more = f", ... ({len(names)} columns)" if len(names) > _LIST_AT_MOST else ""
     return ", ".join(shown) + more
 
@@ -293,8 +294,11 @@ def select(
     exclude: Sequence[str] | None = None,
     reserved: Iterable[str] = (),
     reader: TableReader | None = None,
+    option: str = "--columns",
 ) -> Selection:
-    """The columns a command works on, in input order of ``columns`` (or of the file)."""
+    """The columns a command works on, in input order of ``columns`` (or of the file).
+
+    ``option`` is what messages call ``columns`` (``--to-columns`` names a second list)."""
     names = list(names)
     excluded: set[int] = set()
     for name in exclude or ():
@@ -305,12 +309,14 @@ def select(
         for name in columns:
             i = index_of(names, name)
             if i in used:
-                raise UsageError(f"column {names[i]!r} is named twice in --columns")
+                raise UsageError(f"column {names[i]!r} is named twice in {option}")
+            if i in excluded:  # "work on exactly these" and "leave these out" at once
+                raise UsageError(f"column {names[i]!r} is both in {option} and in --exclude; "
+                                 "name it in one of them")
             used.append(i)
-        used = [i for i in used if i not in excluded]
         for i in used:
             if reader is not None:
-                check_numbers(reader, kinds, i, "--columns")
+                check_numbers(reader, kinds, i, option)
             elif not kinds.parses[i]:
                 raise UsageError(f"column {names[i]!r} does not hold numbers")
     else:

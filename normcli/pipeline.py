@@ -247,11 +247,12 @@ class Job:
         reserved: Sequence[str] = (),
         *,
         require: bool = True,
+        option: str = "--columns",
     ) -> Selection:
         sel = select(self.names, self.kinds, columns=columns, exclude=exclude, reserved=reserved,
-                     reader=self.reader)
+                     reader=self.reader, option=option)
         if require and not sel.used and self.first is not None and self.first.num_rows:
-            raise UsageError(f"{self.display}: no numeric columns to work on (see --columns)"
+            raise UsageError(f"{self.display}: no numeric columns to work on (see {option})"
                              + self._delimiter_hint())
         self.note_used(sel.used)
         self.last_selection = sel  # which columns an operation replaced (the API reads it)

@@ -289,9 +289,15 @@ class Scaler:
                 st.infinite[j] = int(c.get("infinite", 0))
                 st.min[j] = np.inf if c["min"] is None else float(c["min"])
                 st.max[j] = -np.inf if c["max"] is None else float(c["max"])
+                if c["min"] is not None and c["max"] is not None and st.min[j] > st.max[j]:
+                    raise DataError(f"not a normcli parameters file: column {name!r} has min "
+                                    f"{c['min']!r} > max {c['max']!r}", source=source)
             rng = data.get("range", [0.0, 1.0])
-            return cls(kind, list(columns), st, (float(rng[0]), float(rng[1])),
-                       bool(data.get("clip", False)))
+            low, high = float(rng[0]), float(rng[1])
+            if kind == "minmax" and not low < high:  # as --range (and scikit-learn) require
+                raise DataError(f"not a normcli parameters file: its range needs MIN < MAX "
+                                f"(got {rng[0]!r},{rng[1]!r})", source=source)
+            return cls(kind, list(columns), st, (low, high), bool(data.get("clip", False)))
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DataError(f"not a normcli parameters file ({exc})", source=source) from exc
 

@@ -75,7 +75,7 @@ def run(job: Job, sink: Sink, opts: NormOptions, *,  # noqa: C901
             raise UsageError(f"--to has {len(point)} values but {len(sel.used)} columns are used "
                              f"({', '.join(sel.used_names)})")
     if opts.to_columns is not None:
-        other_sel = job.select(opts.to_columns, None, require=True)
+        other_sel = job.select(opts.to_columns, None, require=True, option="--to-columns")
         if len(other_sel.used) != len(sel.used):
             raise UsageError(f"--to-columns has {len(other_sel.used)} columns but --columns has "
                              f"{len(sel.used)}")

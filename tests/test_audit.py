@@ -1,0 +1,234 @@
+"""Defects found by an adversarial audit of the contract (CLI.md, README), one test each.
+
+References are independent of normcli: scikit-learn, Python's ``json`` and ``csv`` modules, or
+values worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import error_line, parse_csv, run_main
+from sklearn.preprocessing import MinMaxScaler
+
+import normcli
+from normcli.errors import DataError, UsageError
+
+DATA = "a,b,c,t\n1,2,3,x\n4,5,6,y\n7,8,10,z\n"
+
+
+def _env() -> dict[str, str]:
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": root}
+
+
+# -- a side file and the data on one standard output -----------------------------------------------
+def test_save_params_dash_with_data_on_stdout_is_refused() -> None:
+    # Before: the CSV and then the JSON parameters went to standard output, one after the other.
+    for output in ([], ["-"]):
+        code, out, err = run_main(["normalize", "--scale", "minmax", "--save-params", "-",
+                                   "-", *output], input=DATA)
+        assert code == 2, err
+        assert out == b""
+        line = error_line(err)
+        assert "--save-params" in line and "standard output" in line
+
+
+def test_save_params_dash_with_data_in_a_file_still_prints_the_parameters(
+        tmp_path: Path) -> None:
+    out_csv = tmp_path / "out.csv"
+    code, out, err = run_main(["normalize", "--scale", "minmax", "--save-params", "-", "-",
+                               str(out_csv)], input=DATA)
+    assert code == 0, err
+    params = json.loads(out)
+    assert params["kind"] == "minmax" and params["columns"]["a"]["min"] == 1.0
+    rows = parse_csv(out_csv.read_bytes())
+    X = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 10]], dtype=float)
+    np.testing.assert_array_equal(np.array([r[:3] for r in rows[1:]], dtype=float),
+                                  MinMaxScaler().fit_transform(X))
+
+
+def test_save_params_that_is_the_file_standard_output_goes_to_is_refused(
+        tmp_path: Path) -> None:
+    # `normcli normalize --save-params so.json in.csv > so.json`: the data went into so.json
+    # through standard output, then the parameters were renamed over it: data lost, exit 0.
+    src = tmp_path / "in.csv"
+    src.write_text(DATA)
+    target = tmp_path / "so.json"
+    with open(target, "wb") as out:
+        proc = subprocess.run([sys.executable, "-m", "normcli", "normalize", "--scale", "minmax",
+                               "--save-params", str(target), str(src)], stdout=out,
+                              stderr=subprocess.PIPE, env=_env(), timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    line = error_line(proc.stderr.decode())
+    assert "--save-params" in line and "standard output" in line
+    assert target.read_bytes() == b""  # nothing written (the shell's redirection emptied it)
+
+
+# -- a column in both --columns and --exclude ------------------------------------------------------
+@pytest.mark.parametrize("command", [
+    ["normalize"], ["norm"], ["fit", "-y", "c", "--penalty", "none"],
+])
+def test_a_column_in_columns_and_exclude_is_refused(command: list[str]) -> None:
+    # Before: normalize/norm said "no numeric columns to work on", and fit silently fitted an
+    # intercept-only model (exit 0).
+    code, out, err = run_main([*command, "--columns", "a", "--exclude", "a", "-"], input=DATA)
+    assert code == 2, err
+    assert out == b""
+    line = error_line(err)
+    assert "'a'" in line and "--columns" in line and "--exclude" in line
+
+
+def test_columns_and_exclude_on_different_columns_still_work() -> None:
+    code, out, err = run_main(["norm", "--ord", "1", "--columns", "a,b", "--exclude", "c", "-"],
+                              input=DATA)
+    assert code == 0, err
+    assert [r[-1] for r in parse_csv(out)] == ["norm", "3", "9", "15"]
+
+
+def test_api_column_in_columns_and_exclude_is_a_usage_error() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    with pytest.raises(UsageError, match="--exclude"):
+        normcli.normalize(df, columns=["a"], exclude=["a"])
+
+
+# -- --to-columns errors name --to-columns ---------------------------------------------------------
+@pytest.mark.parametrize(("to_columns", "code"), [("c,c", 2), ("c,t", 2), (",", 2)])
+def test_to_columns_errors_name_the_option(to_columns: str, code: int) -> None:
+    # Before: "column 'c' is named twice in --columns", "--columns names a column that does not
+    # hold numbers", "no numeric columns to work on (see --columns)".
+    got, _, err = run_main(["norm", "--columns", "a,b", "--to-columns", to_columns, "-"],
+                           input=DATA)
+    assert got == code, err
+    line = error_line(err)
+    assert "--to-columns" in line, line
+
+
+# -- one line per error, whatever the names hold ---------------------------------------------------
+def test_error_naming_a_column_with_a_newline_is_one_line() -> None:
+    data = '"a\nb",c\n1,2\n'
+    code, _, err = run_main(["normalize", "--columns", "zz", "-"], input=data)
+    assert code == 2
+    line = error_line(err)
+    assert "'a\\nb'" in line, line
+
+
+def test_error_naming_a_file_with_a_newline_is_one_line(tmp_path: Path) -> None:
+    code, _, err = run_main(["normalize", str(tmp_path / "no\nsuch.csv")])
+    assert code == 2
+    error_line(err)
+
+
+# -- a parameters file whose range is not MIN < MAX ------------------------------------------------
+@pytest.mark.parametrize("bad_range", [[1.0, 0.0], [0.5, 0.5]])
+def test_params_file_with_a_reversed_range_is_refused(tmp_path: Path,
+                                                     bad_range: list[float]) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(DATA)
+    params = tmp_path / "p.json"
+    code, _, err = run_main(["normalize", "--scale", "minmax", "--save-params", str(params),
+                             str(src), str(tmp_path / "o.csv")])
+    assert code == 0, err
+    saved = json.loads(params.read_text())
+    saved["range"] = bad_range
+    params.write_text(json.dumps(saved))
+    # scikit-learn refuses such a range: MinMaxScaler(feature_range=(1, 0)).fit raises
+    with pytest.raises(ValueError):
+        MinMaxScaler(feature_range=tuple(bad_range)).fit([[0.0], [1.0]])  # type: ignore[arg-type]
+    code, out, err = run_main(["normalize", "--params", str(params), str(src)])
+    assert code == 1, err
+    assert out == b""
+    line = error_line(err)
+    assert "p.json" in line and "range" in line
+
+
+def test_params_file_whose_min_exceeds_its_max_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(DATA)
+    params = tmp_path / "p.json"
+    run_main(["normalize", "--scale", "minmax", "--save-params", str(params), str(src),
+              str(tmp_path / "o.csv")])
+    saved = json.loads(params.read_text())
+    saved["columns"]["a"]["max"] = -5.0
+    params.write_text(json.dumps(saved))
+    code, out, err = run_main(["normalize", "--params", str(params), str(src)])
+    assert code == 1, err
+    assert out == b""
+    line = error_line(err)
+    assert "p.json" in line and "'a'" in line
+
+
+# -- the Python API: DataError / UsageError, never another exception type --------------------------
+@pytest.mark.parametrize("text", ["{", b"\xff", "[1,"])
+def test_api_from_json_of_bad_text_is_a_data_error(text: str | bytes) -> None:
+    with pytest.raises(DataError):
+        normcli.Model.from_json(text)
+    with pytest.raises(DataError):
+        normcli.Scaler.from_json(text)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"cv": 2.5}, {"cv": "two"}, {"alpha": "x"}, {"l1_ratio": "x", "penalty": "elasticnet"},
+    {"max_iter": "many", "penalty": "l1"}, {"alphas": ["x"], "cv": 2},
+])
+def test_api_fit_arguments_of_the_wrong_kind_are_usage_errors(kwargs: dict[str, object]) -> None:
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [2.0, 4.0, 7.0, 8.0]})
+    with pytest.raises(UsageError):
+        normcli.fit(df, target="y", **kwargs)  # type: ignore[arg-type]
+
+
+def test_api_fit_cv_given_as_an_integral_float_works() -> None:
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import PredefinedSplit
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                       "y": [2.0, 4.0, 7.0, 8.0, 9.0, 13.0],
+                       "f": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]})
+    model = normcli.fit(df, target="y", penalty="l1", cv=2.0,  # type: ignore[arg-type]
+                        fold_column="f", alphas=[0.01, 0.1, 1.0])
+    ref = LassoCV(alphas=[0.01, 0.1, 1.0], cv=PredefinedSplit(df["f"].to_numpy()),
+                  tol=1e-12).fit(df[["x"]], df["y"])
+    assert model.alpha_ == ref.alpha_
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"feature_range": "0,1", "scale": "minmax"}, {"feature_range": (0, "x"), "scale": "minmax"},
+])
+def test_api_normalize_arguments_of_the_wrong_kind_are_usage_errors(
+        kwargs: dict[str, object]) -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0]})
+    with pytest.raises(UsageError):
+        normcli.normalize(df, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("to", [["x"], "1,2"])
+def test_api_norm_to_of_the_wrong_kind_is_a_usage_error(to: object) -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": [1.0, 2.0]})
+    with pytest.raises(UsageError):
+        normcli.norm(df, to=to)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"columns": "ab"}, {"exclude": "ab"}, {"to_columns": "ab", "columns": ["a", "b"]},
+])
+def test_api_a_string_where_a_list_of_names_is_expected_is_a_usage_error(
+        kwargs: dict[str, object]) -> None:
+    # Before: columns="ab" was read as its characters, ["a", "b"]: it silently worked on the
+    # columns a and b instead of the column 'ab'.
+    df = pd.DataFrame({"ab": [1.0, 2.0], "a": [3.0, 4.0], "b": [5.0, 6.0]})
+    with pytest.raises(UsageError, match="string 'ab'"):
+        normcli.norm(df, **kwargs)  # type: ignore[arg-type]
+
+
+def test_api_na_values_as_a_string_is_a_usage_error(tmp_path: Path) -> None:
+    src = tmp_path / "d.csv"
+    src.write_text("a,b\nNA,1\nN,2\n")
+    with pytest.raises(UsageError, match="string 'NA'"):
+        normcli.normalize(str(src), na_values="NA")  # type: ignore[arg-type]
