@@ -232,3 +232,18 @@ def test_api_na_values_as_a_string_is_a_usage_error(tmp_path: Path) -> None:
     src.write_text("a,b\nNA,1\nN,2\n")
     with pytest.raises(UsageError, match="string 'NA'"):
         normcli.normalize(str(src), na_values="NA")  # type: ignore[arg-type]
+
+
+# -- fit: weights whose sum overflows --------------------------------------------------------------
+def test_weights_whose_sum_overflows_are_named() -> None:
+    # Before: "column 'x': values too large: their squares overflow float64; rescale the
+    # column" -- x is 1..4; it is the weights (3 x 1e308 > float64's maximum) that overflow.
+    data = "x,w,y\n1,1e308,2\n2,1e308,3\n3,1e308,5\n4,1,4\n"
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.sum([1e308, 1e308, 1e308, 1.0]))
+    code, out, err = run_main(["fit", "-y", "y", "--weights", "w", "--penalty", "none", "-"],
+                              input=data)
+    assert code == 1, err
+    assert out == b""
+    line = error_line(err)
+    assert "column 'w'" in line and "weights" in line, line

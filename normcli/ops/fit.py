@@ -451,6 +451,9 @@ def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
     total = acc.total()
     if total.sum_w <= 0:
         raise DataError("the weights add up to 0", source=job.display)
+    if not np.isfinite(total.sum_w):  # (each weight is finite: their sum overflowed)
+        raise DataError("the weights add up to more than float64 holds; rescale them",
+                        source=job.display, column=opts.weights)
     finite = np.isfinite(np.diag(total.cross)) & np.isfinite(total.mean)
     if not finite.all():
         name = [*sel.used_names, opts.target][int(np.flatnonzero(~finite)[0])]
