@@ -247,3 +247,96 @@ def test_weights_whose_sum_overflows_are_named() -> None:
     assert out == b""
     line = error_line(err)
     assert "column 'w'" in line and "weights" in line, line
+
+
+# -- a CRLF line end split between two reads of a pipe ------------------------------------------
+class _Pieces:
+    """A stream whose reads return the given pieces, one per read."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = list(pieces)
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.pieces:
+            return b""
+        piece = self.pieces.pop(0)
+        assert len(piece) <= size
+        return piece
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("pieces", [
+    [b"1,2\r", b"\n", b"3,4\r\n5,6\r\n"],          # the LF of a CRLF alone in a read
+    [b"1,2\r", b"\n", b"\n3,4\r\n5,6\r\n"],
+    [b"1,2", b"\r", b"\n", b"3,4\r\n5,6\r\n"],
+    [b"1,2\r\n3,4\r", b"\n", b"5,6\r\n"],
+    [b"1,2\r", b"3,4\r", b"5,6\r"],                # CR line ends (ends with a CR)
+])
+def test_a_crlf_split_between_reads_loses_no_row(pieces: list[bytes]) -> None:
+    # Before: Arrow's streaming reader took the block holding only the LF for the end of the
+    # input; the rows after it were lost and a valid input failed ("the input ended inside a
+    # record"). `printf 'a,b\r\n1,2\r' ; sleep 1; printf '\n3,4\r\n' | normcli norm -`
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from normcli.io import reader as reader_mod
+
+    tail = b"\nEND,END\n"
+    body = reader_mod._Body(b"", _Pieces(pieces), tail)
+    table = pacsv.read_csv(body.arrow_file(), read_options=pacsv.ReadOptions(
+        column_names=["a", "b"]), parse_options=pacsv.ParseOptions(newlines_in_values=True,
+                                                                   ignore_empty_lines=True),
+        convert_options=pacsv.ConvertOptions(column_types={"a": pa.string(),
+                                                           "b": pa.string()}))
+    # Python's csv module on the same bytes (blank lines skipped, as Arrow and normcli do)
+    import csv
+    import io
+    expected = [r for r in csv.reader(io.StringIO(b"".join(pieces + [tail]).decode(),
+                                                  newline="")) if r]
+    assert [list(r.values()) for r in table.to_pylist()] == expected
+    assert expected[-1] == ["END", "END"] and len(expected) == 4
+
+
+def test_a_crlf_split_between_reads_of_a_fifo_loses_no_row(tmp_path: Path) -> None:
+    import fcntl
+    import termios
+    import threading
+
+    from normcli.io import reader as reader_mod
+    from normcli.io.formats import CsvDialect
+    from normcli.io.source import Source
+
+    fifo = tmp_path / "in.csv"
+    os.mkfifo(fifo)
+    pieces = [b"a,b\r\n1,2\r", b"\n", b"3,4\r\n5,6\r\n"]
+
+    def feed() -> None:
+        # Each piece is written once the reader has taken the one before (the pipe is empty),
+        # so that each read returns one piece: no sleep, no timing.
+        with open(fifo, "wb", buffering=0) as fh:
+            for piece in pieces:
+                fh.write(piece)
+                buf = bytearray(4)
+                while True:
+                    fcntl.ioctl(fh.fileno(), termios.FIONREAD, buf)
+                    if int.from_bytes(buf, sys.byteorder) == 0:
+                        break
+                    threading.Event().wait(0.001)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    source = Source(str(fifo))
+    rows: list[list[str]] = []
+    try:
+        reader = reader_mod.CsvReader(source, CsvDialect())
+        try:
+            for chunk in reader:
+                rows.extend(list(r.values()) for r in chunk.batch.to_pylist())
+        finally:
+            reader.close()
+    finally:
+        source.close()
+        writer.join(10)
+    assert rows == [["1", "2"], ["3", "4"], ["5", "6"]]

@@ -235,6 +235,7 @@ class _Body(io.RawIOBase):
         self._idle = idle
         self._quoted = b'"' in prefix
         self._at_line_end = prefix[-1:] in (b"\n", b"\r")
+        self._held = b""  # a CR held back from the last block (see readinto)
 
     def readable(self) -> bool:
         return True
@@ -256,32 +257,49 @@ class _Body(io.RawIOBase):
                 return 0
             self._busy += 1
         try:
-            while self._parts:
-                part = self._parts[0]
-                if isinstance(part, memoryview):
-                    n = min(len(b), len(part))
-                    if n:
-                        b[:n] = part[:n]
-                        self._parts[0] = part[n:]
-                        return n
-                else:
-                    if (self._idle is not None and self._at_line_end and not self._quoted
-                            and len(b) and self._idle()):
-                        self._at_line_end = False
-                        b[:1] = b"\n"
-                        return 1
-                    data = part.read(len(b))
-                    if data:
-                        b[: len(data)] = data
-                        if self._idle is not None:
-                            self._track(data)
-                        return len(data)
-                self._parts.pop(0)
-            return 0
+            # No block handed to Arrow ends with a CR (unless the input ends there): Arrow's
+            # streaming reader takes a next block that is only the LF of that CRLF for the end
+            # of the input, and stops there (rows lost; the sentinel then reports an error).
+            # A trailing CR is held back and handed on with what follows it.
+            data = self._held + self._read(len(b) - len(self._held))
+            self._held = b""
+            while data.endswith(b"\r"):
+                if len(data) > 1:
+                    data, self._held = data[:-1], b"\r"
+                    break
+                more = self._read(len(b) - len(data)) if len(b) > len(data) else b""
+                if not more:
+                    break
+                data += more
+            b[: len(data)] = data
+            return len(data)
         finally:
             with self._cond:
                 self._busy -= 1
                 self._cond.notify_all()
+
+    def _read(self, size: int) -> bytes:
+        """The next at most ``size`` bytes of the prefix, the rest and the tail (b"" at the
+        end)."""
+        while self._parts and size > 0:
+            part = self._parts[0]
+            if isinstance(part, memoryview):
+                n = min(size, len(part))
+                if n:
+                    self._parts[0] = part[n:]
+                    return bytes(part[:n])
+            else:
+                if (self._idle is not None and self._at_line_end and not self._quoted
+                        and self._idle()):
+                    self._at_line_end = False
+                    return b"\n"
+                data = part.read(size)
+                if data:
+                    if self._idle is not None:
+                        self._track(data)
+                    return bytes(data)
+            self._parts.pop(0)
+        return b""
 
     def _track(self, data: Any) -> None:
         if not self._quoted and b'"' in data:
