@@ -340,3 +340,30 @@ def test_a_crlf_split_between_reads_of_a_fifo_loses_no_row(tmp_path: Path) -> No
         source.close()
         writer.join(10)
     assert rows == [["1", "2"], ["3", "4"], ["5", "6"]]
+
+
+# -- fit: a feature named like the intercept's term -----------------------------------------------
+def test_a_feature_named_like_the_intercept_term_is_refused() -> None:
+    # Before: exit 0 with two "(intercept)" rows in the table, and a JSON report whose
+    # std_errors, t_values, ... held 2 keys for 3 terms (the intercept's overwritten).
+    data = "(intercept),x,y\n1,2,3\n2,1,4\n3,5,8\n4,3,9\n5,4,9\n"
+    for extra in ([], ["--output-format", "json"]):
+        code, out, err = run_main(["fit", "-y", "y", "--penalty", "none", *extra, "-"],
+                                  input=data)
+        assert code == 2, err
+        assert out == b""
+        assert "'(intercept)'" in error_line(err)
+
+
+def test_a_feature_named_like_the_intercept_term_can_be_left_out() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    data = "(intercept),x,y\n1,2,3\n2,1,4\n3,5,8\n4,3,9\n5,4,9\n"
+    code, out, err = run_main(["fit", "-y", "y", "--penalty", "none", "--exclude",
+                               "(intercept)", "-"], input=data)
+    assert code == 0, err
+    rows = parse_csv(out)
+    ref = LinearRegression().fit([[2], [1], [5], [3], [4]], [3, 4, 8, 9, 9])
+    assert [r[0] for r in rows] == ["term", "(intercept)", "x"]
+    np.testing.assert_allclose([float(rows[1][1]), float(rows[2][1])],
+                               [ref.intercept_, ref.coef_[0]], rtol=1e-13)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from ..regression.stats import GroupStats
 
 #: Most features ``fit`` accepts: the Gram matrix of 4,000 features is 128 MB per fold.
 MAX_FEATURES = 4000
+#: The term of the intercept in the coefficient table and the report's per-term statistics.
+INTERCEPT_TERM = "(intercept)"
 
 PENALTY_ALIASES = {
     "none": "none", "ols": "none", "l1": "l1", "lasso": "l1", "l2": "l2", "ridge": "l2",
@@ -439,6 +442,12 @@ def compute(job: Job, opts: FitOptions, *, want_path: bool = False,
     there, so a bad one fails fast); ``want_path`` also fits the coefficient path."""
     _check_options(opts)
     sel, t_idx, w_idx, f_idx = _selection(job, opts)
+    if INTERCEPT_TERM in sel.used_names:
+        # The report names the intercept's term so: the two would share a row of the table and
+        # a key of std_errors, p_values, ...
+        raise UsageError(f"the feature {INTERCEPT_TERM!r} has the name of the intercept's term "
+                         f"in the report; rename the column or leave it out with --exclude "
+                         f"{shlex.quote(INTERCEPT_TERM)}")
     if opts.path is not None:
         check_path_columns(sel.used_names)
     if ready is not None:
@@ -700,7 +709,7 @@ def _solve(
 def write_coefficients(fh: Any, report: FitReport, fmt: str, delimiter: str) -> None:
     """The ``term,coefficient`` table: ``(intercept)`` first, then the features in input order."""
     schema = pa.schema([pa.field("term", pa.string()), pa.field("coefficient", pa.float64())])
-    terms = ["(intercept)", *report.features]
+    terms = [INTERCEPT_TERM, *report.features]
     values = np.concatenate([[report.result.intercept], report.result.coef])
     batch = pa.RecordBatch.from_arrays([strings(terms), to_arrow(values)], schema=schema)
     write_table(fmt, fh, batch, delimiter=delimiter)
