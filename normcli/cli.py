@@ -139,6 +139,12 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None],
     from .io.writer import check_distinct
 
     check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
+    if _is_stdout(output) and _stdout_is_input(input):
+        # (`normcli normalize f.csv >> f.csv`: it would read its own output, maybe forever)
+        what = ("standard output is the file on standard input" if input == "-" else
+                f"{input}: standard output is one of the input's files" if _is_dataset(input)
+                else f"{input}: standard output is the input file")
+        raise UsageError(f"{what} (normcli would read what it writes); write to another file")
     to_stdout = ["OUTPUT"] if _is_stdout(output) else []
     to_stdout += [option for option in written
                   if side.get(option) is not None and _is_stdout(side[option])]
@@ -147,6 +153,42 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None],
         first = "the data" if to_stdout[0] == "OUTPUT" else to_stdout[0]
         raise UsageError(f"{path}: {to_stdout[1]} writes to standard output, where {first} "
                          "goes too; give it a file of its own")
+
+
+def _stdout_is_input(input: str) -> bool:
+    """Whether standard output is a regular file that is the input (or one of its files)."""
+    import stat
+
+    try:
+        out = os.fstat(1)
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISREG(out.st_mode):
+        return False
+
+    def same(st: os.stat_result) -> bool:
+        return (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino)
+
+    from .io.paths import is_dataset, is_url
+
+    try:
+        if input == "-":
+            return same(os.fstat(0))
+        if is_url(input):
+            return False
+        if is_dataset(input):
+            from .io.dataset import dataset_files
+
+            return any(same(os.stat(member)) for member in dataset_files(input))
+        return same(os.stat(input))
+    except (OSError, ValueError, NormcliError):
+        return False  # a missing input is reported where it is opened
+
+
+def _is_dataset(input: str) -> bool:
+    from .io.paths import is_dataset
+
+    return is_dataset(input)
 
 
 def _is_stdout(path: str | None) -> bool:

@@ -367,3 +367,37 @@ def test_a_feature_named_like_the_intercept_term_can_be_left_out() -> None:
     assert [r[0] for r in rows] == ["term", "(intercept)", "x"]
     np.testing.assert_allclose([float(rows[1][1]), float(rows[2][1])],
                                [ref.intercept_, ref.coef_[0]], rtol=1e-13)
+
+
+# -- standard output appended to the input file --------------------------------------------------
+@pytest.mark.parametrize("how", ["file", "stdin", "folder"])
+def test_standard_output_appended_to_the_input_is_refused(tmp_path: Path, how: str) -> None:
+    # Before: `normcli normalize f.csv >> f.csv` read its own output: 1.5M rows appended 85 MB
+    # to the input and then failed on the header it had written (with --no-header it would
+    # have gone on until the disk was full). GNU cat refuses the same ("input file is output
+    # file").
+    folder = tmp_path / "data"
+    folder.mkdir()
+    src = folder / "in.csv"
+    src.write_text(DATA)
+    before = src.read_bytes()
+    args = {"file": [str(src)], "stdin": ["-"], "folder": [str(folder)]}[how]
+    with open(src, "ab") as out, open(src, "rb") as stdin:
+        proc = subprocess.run([sys.executable, "-m", "normcli", "normalize", *args],
+                              stdin=stdin, stdout=out, stderr=subprocess.PIPE, env=_env(),
+                              timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "standard output is" in error_line(proc.stderr.decode())
+    assert src.read_bytes() == before
+
+
+def test_standard_output_to_another_file_still_works(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(DATA)
+    target = tmp_path / "out.csv"
+    with open(target, "ab") as out:
+        proc = subprocess.run([sys.executable, "-m", "normcli", "norm", "--ord", "1",
+                               "--columns", "a,b", str(src)], stdout=out,
+                              stderr=subprocess.PIPE, env=_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [r[-1] for r in parse_csv(target.read_bytes())] == ["norm", "3", "9", "15"]
