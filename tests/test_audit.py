@@ -401,3 +401,21 @@ def test_standard_output_to_another_file_still_works(tmp_path: Path) -> None:
                               stderr=subprocess.PIPE, env=_env(), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert [r[-1] for r in parse_csv(target.read_bytes())] == ["norm", "3", "9", "15"]
+
+
+# -- JSON Lines: a field with no value in the first block --------------------------------------
+def test_jsonl_field_unseen_in_the_first_block_says_how_to_settle_it() -> None:
+    # Before: "expected text, found 5" and nothing about why, or what to do.
+    data = '{"a":1,"b":null}\n{"a":2,"b":null}\n' + '{"a":3,"b":5}\n' * 3
+    code, out, err = run_main(["normalize", "--input-format", "jsonl", "--chunk-rows", "2",
+                               "-"], input=data)
+    assert code == 1, err
+    line = error_line(err)
+    assert "line 3" in line and "'b'" in line and "--chunk-rows" in line, line
+    code, out, err = run_main(["normalize", "--input-format", "jsonl", "--chunk-rows", "3",
+                               "-"], input=data)
+    assert code == 0, err
+    rows = parse_csv(out)
+    assert rows[1] == ["1", ""] and rows[2] == ["1", ""]
+    np.testing.assert_allclose([float(v) for v in rows[3]], np.array([3, 5]) / np.hypot(3, 5),
+                               rtol=1e-15)

@@ -106,6 +106,8 @@ class JsonLinesReader(TableReader):
                 raise DataError("the input is empty (no JSON objects)", source=source.display)
             inferred = self._parse(*first, schema=None)
             self.schema = pa.schema([pa.field(f.name, _widen(f.type)) for f in inferred.schema])
+            #: Fields with no value in the first block: taken as text, a guess.
+            self._unseen = {f.name for f in inferred.schema if pa.types.is_null(f.type)}
             if not len(self.schema):
                 raise DataError("the objects have no fields", source=source.display)
             self.names = list(self.schema.names)
@@ -204,8 +206,13 @@ class JsonLinesReader(TableReader):
                                      line=n, column=key)
                 t = schema.field(key).type
                 if not _fits(cell, t):
-                    return DataError(f"expected {_kind(t)}, found {json.dumps(cell)[:40]}",
-                                     source=display, line=n, column=key)
+                    hint = ""
+                    if key in getattr(self, "_unseen", ()):
+                        hint = (" (the first block of lines has no value in this field, so it "
+                                "was taken as text: give --chunk-rows N, N lines reaching its "
+                                "first value, to infer its type from them)")
+                    return DataError(f"expected {_kind(t)}, found {json.dumps(cell)[:40]}"
+                                     + hint, source=display, line=n, column=key)
         return DataError(f"cannot parse: {_message(exc)}", source=display, line=line)
 
     # -- TableReader -------------------------------------------------------------------------
