@@ -419,3 +419,39 @@ def test_jsonl_field_unseen_in_the_first_block_says_how_to_settle_it() -> None:
     assert rows[1] == ["1", ""] and rows[2] == ["1", ""]
     np.testing.assert_allclose([float(v) for v in rows[3]], np.array([3, 5]) / np.hypot(3, 5),
                                rtol=1e-15)
+
+
+# -- a compressed file without its suffix -------------------------------------------------------
+@pytest.mark.parametrize(("codec", "ext"), [("gzip", ".gz"), ("bz2", ".bz2"), ("zstd", ".zst")])
+def test_a_compressed_csv_without_its_suffix_is_named_as_such(tmp_path: Path, codec: str,
+                                                              ext: str) -> None:
+    # Before: "not UTF-8 text (it looks like UTF-16 or binary data; convert it to UTF-8, e.g.
+    # with iconv -f UTF-16 -t UTF-8)": advice that cannot work.
+    import bz2
+    import gzip
+
+    import pyarrow as pa
+
+    compress = {"gzip": gzip.compress, "bz2": bz2.compress,
+                "zstd": lambda b: pa.compress(b, "zstd", asbytes=True)}[codec]
+    src = tmp_path / "data.csv"
+    src.write_bytes(compress(DATA.encode()))
+    code, out, err = run_main(["normalize", str(src)])
+    assert code == 1 and out == b""
+    line = error_line(err)
+    assert f"{codec}-compressed" in line and ext in line, line
+    # ... and as it says: with the suffix it reads
+    named = tmp_path / f"data.csv{ext}"
+    named.write_bytes(src.read_bytes())
+    code, out, err = run_main(["norm", "--ord", "1", "--columns", "a,b", str(named)])
+    assert code == 0, err
+    assert [r[-1] for r in parse_csv(out)] == ["norm", "3", "9", "15"]
+
+
+@pytest.mark.parametrize("name", ["BZh", "BZh9"])
+def test_a_csv_whose_text_starts_like_bzip2_is_text(name: str) -> None:
+    # Before, on standard input: "cannot read: bz2 decompress failed: data is not
+    # bz2-compressed (no magic header)" -- "BZh" alone was taken for bzip2's signature.
+    code, out, err = run_main(["norm", "--ord", "1", "-"], input=f"{name},x\n1,2\n")
+    assert code == 0, err
+    assert parse_csv(out) == [[name, "x", "norm"], ["1", "2", "3"]]

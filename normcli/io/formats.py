@@ -6,14 +6,20 @@ The formats themselves (extensions, readers, writers) are registered in :mod:`no
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 
 from ..errors import UsageError
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
-# Magic numbers for sniffing compressed standard input.
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
+# Magic numbers for sniffing compressed standard input. bzip2's "BZh" is text too (a CSV
+# header may start so): it counts with the block size (1-9) and the magic of a first block
+# or of the end of the stream after it.
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
+_BZIP2 = re.compile(rb"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")
+#: Suffix of each codec's files.
+SUFFIXES = {"gzip": ".gz", "bz2": ".bz2", "zstd": ".zst"}
 
 
 def is_std(path: str) -> bool:
@@ -54,7 +60,15 @@ def sniff_compression(prefix: bytes) -> str | None:
     for magic, codec in _MAGIC:
         if prefix.startswith(magic):
             return codec
+    if _BZIP2.match(prefix):
+        return "bz2"
     return None
+
+
+def sniff_length(head: bytes) -> int:
+    """How many first bytes :func:`sniff_compression` needs, given ``head`` (4, or 10 to tell
+    bzip2 from text that starts with "BZh")."""
+    return 10 if head[:3] == b"BZh" and head[3:4].isdigit() else 4
 
 
 @dataclass(frozen=True)

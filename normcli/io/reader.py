@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 
 from ..errors import DataError, UsageError
 from .arrays import strings
-from .formats import CsvDialect
+from .formats import SUFFIXES, CsvDialect, sniff_compression
 from .source import Source
 
 _BOM = b"\xef\xbb\xbf"
@@ -886,6 +886,11 @@ def _check_text(prefix: bytes, display: str) -> None:
     if prefix.startswith(b"PAR1"):
         raise DataError("not CSV: this is a Parquet file (use --input-format parquet or a "
                         ".parquet name)", source=display)
+    codec = sniff_compression(prefix)
+    if codec is not None:  # a compressed file without its suffix: the name gives the format
+        raise DataError(f"not CSV text but {codec}-compressed data: name the file with "
+                        f"{SUFFIXES[codec]} at the end, or give it on standard input ('-'), "
+                        "where compression is recognized from the first bytes", source=display)
     if prefix.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in prefix[:4096]:
         raise DataError("not UTF-8 text (it looks like UTF-16 or binary data; convert it to "
                         "UTF-8, e.g. with iconv -f UTF-16 -t UTF-8)", source=display)

@@ -26,7 +26,13 @@ from typing import Any, BinaryIO, cast
 import pyarrow as pa
 
 from ..errors import DataError, UsageError
-from .formats import is_std, is_stream_path, sniff_compression, split_compression
+from .formats import (
+    is_std,
+    is_stream_path,
+    sniff_compression,
+    sniff_length,
+    split_compression,
+)
 from .writer import signals_held
 
 
@@ -355,8 +361,8 @@ class Source:
         codec = self.compression
         if self._sniff:
             head = b""
-            while len(head) < 4:
-                more = raw.read(4 - len(head))
+            while len(head) < sniff_length(head):
+                more = raw.read(sniff_length(head) - len(head))
                 if not more:
                     break
                 head += bytes(more)
