@@ -455,3 +455,37 @@ def test_a_csv_whose_text_starts_like_bzip2_is_text(name: str) -> None:
     code, out, err = run_main(["norm", "--ord", "1", "-"], input=f"{name},x\n1,2\n")
     assert code == 0, err
     assert parse_csv(out) == [[name, "x", "norm"], ["1", "2", "3"]]
+
+
+# -- JSON output of values JSON has no number for -------------------------------------------------
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_output_keeps_infinities_and_nan_apart_from_missing(tmp_path: Path,
+                                                                 fmt: str) -> None:
+    # Before: inf, -inf and a NaN that is not missing were all written as null (a missing
+    # value), exit 0. Now as Python's json writes them, and it reads them back as they were.
+    import math
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.parquet"
+    a = [math.inf, -math.inf, math.nan, None, 1.5]
+    pq.write_table(pa.table({"a": pa.array(a, pa.float64()),
+                             "f32": pa.array(a, pa.float32()),
+                             "b": [1.0, 2.0, 3.0, 4.0, 2.0]}), src)
+    out = tmp_path / f"out.{fmt}"
+    code, _, err = run_main(["norm", "--columns", "b", str(src), str(out)])
+    assert code == 0, err
+    text = out.read_text()
+    rows = json.loads(text) if fmt == "json" else [json.loads(ln) for ln in text.splitlines()]
+
+    def same(got: object, want: float | None) -> bool:
+        if want is None or got is None:
+            return got is want
+        assert isinstance(got, float)
+        return math.isnan(got) if math.isnan(want) else got == want
+
+    for col in ("a", "f32"):
+        assert all(same(r[col], w) for r, w in zip(rows, a, strict=True)), (col, rows)
+    assert [r["norm"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 2.0]
+    assert "null" in text and "Infinity" in text and "NaN" in text

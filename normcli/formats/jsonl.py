@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -258,10 +257,6 @@ class JsonLinesReader(TableReader):
         return JsonLinesReader(self.source, chunk_rows=self.chunk_rows)
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 class JsonLinesWriter(TableWriter):
@@ -272,8 +267,8 @@ class JsonLinesWriter(TableWriter):
         names = batch.schema.names
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         lines = [
-            json.dumps({n: _json_value(v) for n, v in zip(names, values, strict=True)},
-                       ensure_ascii=False, default=str, allow_nan=False) + "\n"
+            json.dumps(dict(zip(names, values, strict=True)),
+                       ensure_ascii=False, default=str) + "\n"
             for values in zip(*columns, strict=True)
         ]
         return "".join(lines).encode("utf-8")

@@ -20,6 +20,7 @@ is left to Arrow altogether.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,9 +223,14 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> CsvRows | None:
     return CsvRows(rows, fix_list, patches)
 
 
+#: JSON has no spelling for these; Python's ``json`` (and normcli's readers) use JavaScript's.
+_NON_FINITE = {math.inf: b"Infinity", -math.inf: b"-Infinity"}
+
+
 def json_values(col: pa.Array) -> pa.Array:
-    """The JSON text of each value of a float64 column (missing, NaN and infinities as ``null``),
-    as binary."""
+    """The JSON text of each value of a float64 column, as binary: missing as ``null``, an
+    infinity as ``Infinity`` / ``-Infinity`` and a NaN that is not missing as ``NaN``, as
+    Python's ``json`` writes them (orjson would write ``null``: another value)."""
     values = float_values(col)
     n = len(values)
     text = orjson.dumps(np.ascontiguousarray(values), option=_OPT)
@@ -239,4 +245,11 @@ def json_values(col: pa.Array) -> pa.Array:
         pa.binary() if width is np.int32 else pa.large_binary(), n,
         [None, pa.py_buffer(starts), pa.py_buffer(text)],
     )
-    return pc.binary_slice(cells, 0, -1)
+    cells = pc.binary_slice(cells, 0, -1)
+    odd = ~np.isfinite(values)
+    if odd.any():
+        odd &= ~_nulls(col)
+        if odd.any():
+            words = [_NON_FINITE.get(v, b"NaN") for v in values[odd].tolist()]
+            cells = pc.replace_with_mask(cells, _mask(odd), pc.cast(binaries(words), cells.type))
+    return cells

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import queue
 import re
@@ -887,10 +886,6 @@ def _dictionary_columns(schema: pa.Schema, first: pa.RecordBatch | None) -> list
     return names
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 class JsonWriter(TableWriter):
@@ -919,8 +914,7 @@ class JsonWriter(TableWriter):
                 pc.binary_join_element_wise(quote, pc.cast(col, pa.binary()), quote,
                                             numtext.binary_scalar(b"")), null)
         return numtext.binaries([
-            json.dumps(_json_value(v), ensure_ascii=False, default=str,
-                       allow_nan=False).encode("utf-8")
+            json.dumps(v, ensure_ascii=False, default=str).encode("utf-8")
             for v in col.to_pylist()
         ])
 
