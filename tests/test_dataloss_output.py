@@ -559,3 +559,34 @@ def test_sigterm_while_reading_a_side_file(tmp_path: Path, small: Path) -> None:
     # (flaky once under heavy load, not reproduced: the message says what happened)
     assert proc.returncode == 143 and out == b"", (proc.returncode, out, err)
     assert len(_lines(err)) == 1, err
+
+
+# -- a one-column CSV output with missing or empty cells ------------------------------------------
+@pytest.mark.parametrize("args, stdin, want", [
+    # a missing norm (a row with no present cell), among others
+    (["norm", "--only", "--columns", "a", "-"], "a,b\n1,2\n,3\n-4,1\n", [1.0, None, 4.0]),
+    # a one-column input: the missing cell stays missing
+    (["normalize", "-"], "a\n1\nNA\n-2\n", [1.0, None, -1.0]),
+    (["normalize", "-"], "a\n\"\"\n3\n", [None, 1.0]),
+])
+def test_one_column_output_keeps_rows_with_missing_cells(args: list[str], stdin: str,
+                                                         want: list[float | None]) -> None:
+    # Before: the missing cell was an empty line, which CSV readers skip (normcli, pandas) or
+    # read as a row of no fields (Python's csv): the row was lost on reading the output back.
+    import csv
+    import io
+
+    import pandas as pd
+
+    code, out, err = run_main(args, input=stdin)
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out.decode())))
+    assert [len(r) for r in rows] == [1] * (len(want) + 1)  # the header and one field a row
+    assert [None if r[0] == "" else float(r[0]) for r in rows[1:]] == want
+    back = pd.read_csv(io.BytesIO(out)).iloc[:, 0].tolist()
+    assert [None if v != v else v for v in back] == want
+    # and normcli reads its own output back, row for row
+    code, again, err = run_main(["norm", "--only", "-"], input=out.decode())
+    assert code == 0, err
+    norms = [None if ln in ('""', "") else float(ln) for ln in again.decode().splitlines()[1:]]
+    assert norms == [None if w is None else abs(w) for w in want]

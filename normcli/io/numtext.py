@@ -73,7 +73,8 @@ def _find_byte(text: bytes, byte: int) -> np.ndarray:
     return np.concatenate(found)
 
 
-def _mask(flags: np.ndarray) -> pa.Array:
+def bool_array(flags: np.ndarray) -> pa.Array:
+    """A numpy bool array as an Arrow one (``pa.array`` would import numpy.ma)."""
     return pa.Array.from_buffers(
         pa.bool_(), len(flags), [None, pa.py_buffer(np.packbits(flags, bitorder="little"))]
     )
@@ -156,7 +157,7 @@ class CsvRows:
             return self.rows
         mask = np.zeros(len(self.rows), dtype=bool)
         mask[self.patch_rows] = True
-        return pc.replace_with_mask(self.rows, _mask(mask),
+        return pc.replace_with_mask(self.rows, bool_array(mask),
                                     pc.cast(binaries(self.patches), self.rows.type))
 
 
@@ -197,8 +198,8 @@ def csv_rows(cols: list[pa.Array], delimiter: str) -> CsvRows | None:
         nulls[cell_rows[missing]] = True
         nulls &= ~fixing
         if nulls.any():
-            picked = pc.filter(rows, _mask(nulls))
-            rows = pc.replace_with_mask(rows, _mask(nulls),
+            picked = pc.filter(rows, bool_array(nulls))
+            rows = pc.replace_with_mask(rows, bool_array(nulls),
                                         pc.replace_substring(picked, _NULL_TEXT, ""))
     if len(fix_rows) == 0:
         return CsvRows(rows, [], [])
@@ -251,5 +252,6 @@ def json_values(col: pa.Array) -> pa.Array:
         odd &= ~_nulls(col)
         if odd.any():
             words = [_NON_FINITE.get(v, b"NaN") for v in values[odd].tolist()]
-            cells = pc.replace_with_mask(cells, _mask(odd), pc.cast(binaries(words), cells.type))
+            cells = pc.replace_with_mask(cells, bool_array(odd),
+                                         pc.cast(binaries(words), cells.type))
     return cells

@@ -517,6 +517,17 @@ def _text_of(lines: pa.Array) -> pa.Buffer:
     return lines.buffers()[2].slice(start, int(offsets[-1]) - start)
 
 
+def _has_empty_cells(col: pa.Array) -> bool:
+    """Whether a cell of ``col`` is written as nothing: missing, or empty text."""
+    if col.null_count:
+        return True
+    if not _is_text(col.type) or len(col) == 0:
+        return False
+    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    offsets = np.frombuffer(col.buffers()[1], dtype=width, count=col.offset + len(col) + 1)
+    return bool((offsets[col.offset + 1:] == offsets[col.offset:-1]).any())
+
+
 def _is_text(t: pa.DataType) -> bool:
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
@@ -606,6 +617,8 @@ class CsvWriter(TableWriter):
                  for col in batch.columns],
                 names=batch.schema.names,
             )
+        if batch.num_columns == 1 and _has_empty_cells(batch.column(0)):
+            return [self._format_one(batch.column(0))]
         if self._fast and any(col.type == pa.float64() for col in batch.columns) and all(
             col.type == pa.float64() or _is_text(col.type) or pa.types.is_integer(col.type)
             for col in batch.columns
@@ -678,6 +691,21 @@ class CsvWriter(TableWriter):
         if not patched:
             return [_text_of(lines)]
         return _patch_lines(lines, parts, patched)
+
+    def _format_one(self, col: pa.Array) -> pa.Buffer:
+        """A one-column table: a missing or empty cell is written ``""``, as Python's csv module
+        writes it. An empty line would be skipped by CSV readers (normcli's, pandas', Python's
+        csv gives an empty row), and its row lost."""
+        if _is_text(col.type):
+            text = self._quoted(col) if self._needs_quotes(col) else col
+        else:
+            text = pc.cast(col, pa.string())
+        text = pc.fill_null(pc.cast(text, pa.binary()), numtext.binary_scalar(b""))
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32,
+                                count=text.offset + len(text) + 1)[text.offset:]
+        cells = pc.if_else(numtext.bool_array(offsets[1:] == offsets[:-1]),
+                           numtext.binary_scalar(b'""'), text)
+        return _text_of(pc.binary_join_element_wise(cells, self._newline_b, self._empty_b))
 
     def _format_quoted(self, batch: pa.RecordBatch) -> pa.Buffer:
         parts = []
