@@ -99,7 +99,8 @@ def test_missing_values_stay_missing() -> None:
     assert out == (b"x,y,z\n0.6,0.8,\n,0.7071067811865475,0.7071067811865475\n"
                    b",0.6,0.8\n,0,1\n,,\n")
     out = ok(["norm", "--only", "-"], input=data)
-    assert out == b"norm\n5\n1.4142135623730951\n5\n2\n\n"
+    # the all-missing row's norm is missing: "" alone on its line (an empty line is skipped)
+    assert out == b'norm\n5\n1.4142135623730951\n5\n2\n""\n'
 
 
 def test_bad_cell_error_line(tmp_path: Path) -> None:

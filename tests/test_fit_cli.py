@@ -352,3 +352,26 @@ def test_cv_fold_column_ids_first_seen_in_later_chunks(tmp_path: Path, diabetes)
     np.testing.assert_allclose(report["cv"]["mse_mean"], ref.mse_path_.mean(axis=1), rtol=1e-6)
     assert report["alpha"] == pytest.approx(ref.alpha_, rel=1e-10)
     assert_close(np.array([report["coefficients"][f] for f in FEATURES]), ref.coef_)
+
+
+def test_no_header_input_gives_a_coefficient_table_without_header(tmp_path: Path) -> None:
+    # CLI.md: with --no-header "the output has no header either" (norm --axis columns already
+    # did so; fit's term,coefficient table kept its header line). --path, a side file, keeps it.
+    X = np.array([[1.0, 2.0], [4.0, 5.0], [7.0, 8.0], [2.0, 1.0], [3.0, 7.0]])
+    y = np.array([3.0, 6.0, 10.0, 1.0, 2.0])
+    src = tmp_path / "in.csv"
+    src.write_text("".join(f"{a},{b},{t}\n" for (a, b), t in zip(X, y, strict=True)))
+    code, out, err = run_main(["fit", "--no-header", "-y", "column_3", "--penalty", "none",
+                               str(src), "-"])
+    assert code == 0, err
+    rows = [line.split(",") for line in out.decode().splitlines()]
+    assert [r[0] for r in rows] == ["(intercept)", "column_1", "column_2"]
+    want, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(y)), X]), y, rcond=None)
+    np.testing.assert_allclose([float(r[1]) for r in rows], want, rtol=1e-12)
+    path = tmp_path / "path.csv"
+    code, out, err = run_main(["fit", "--no-header", "-y", "column_3", "--penalty", "l1",
+                               "--cv", "2", "--path", str(path), str(src), "-"])
+    assert code == 0, err
+    assert out.decode().splitlines()[0].startswith("(intercept),")
+    assert path.read_text().splitlines()[0] == \
+        "alpha,n_nonzero,cv_mse,cv_mse_se,column_1,column_2"

@@ -1001,9 +1001,10 @@ def make_writer(
 
 
 def write_table(fmt: str, stream: BinaryIO, batch: pa.RecordBatch, *,
-                delimiter: str = ",") -> None:
-    """Write one whole table (with a header) in ``fmt``; the writer is aborted on failure."""
-    writer = make_writer(fmt, stream, batch.schema, delimiter=delimiter, header=True)
+                delimiter: str = ",", header: bool = True) -> None:
+    """Write one whole table in ``fmt`` (delimited text with its header line unless ``header``
+    is false); the writer is aborted on failure."""
+    writer = make_writer(fmt, stream, batch.schema, delimiter=delimiter, header=header)
     try:
         writer.write(batch)
         writer.close()

@@ -517,7 +517,9 @@ def run(job: Job, out: OutputSpec, opts: FitOptions, *,
             elif fmt == "text":
                 write_text(fh, report)
             else:
-                write_coefficients(fh, report, fmt, _delimiter(job, out, fmt))
+                # the OUTPUT follows --no-header, as every command's; --path is a side file
+                write_coefficients(fh, report, fmt, _delimiter(job, out, fmt),
+                                   header=job.dialect.header)
         if path_dest is not None:
             with path_dest as tfh:
                 write_path_table(tfh, report, path_dest.fmt,
@@ -706,10 +708,12 @@ def _solve(
     return result, cv_result, path
 
 
-def write_coefficients(fh: Any, report: FitReport, fmt: str, delimiter: str) -> None:
-    """The ``term,coefficient`` table: ``(intercept)`` first, then the features in input order."""
+def write_coefficients(fh: Any, report: FitReport, fmt: str, delimiter: str, *,
+                       header: bool = True) -> None:
+    """The ``term,coefficient`` table: ``(intercept)`` first, then the features in input order
+    (delimited text without its header line when ``header`` is false)."""
     schema = pa.schema([pa.field("term", pa.string()), pa.field("coefficient", pa.float64())])
     terms = [INTERCEPT_TERM, *report.features]
     values = np.concatenate([[report.result.intercept], report.result.coef])
     batch = pa.RecordBatch.from_arrays([strings(terms), to_arrow(values)], schema=schema)
-    write_table(fmt, fh, batch, delimiter=delimiter)
+    write_table(fmt, fh, batch, delimiter=delimiter, header=header)
