@@ -42,7 +42,7 @@ from .io.reader import (
     open_reader,
 )
 from .io.source import Source
-from .io.writer import Destination, TableWriter, make_writer
+from .io.writer import Destination, NotText, TableWriter, make_writer
 
 if TYPE_CHECKING:
     from .io.dataset import Dataset
@@ -458,6 +458,7 @@ class Output:
         self.header = job.dialect.header
         self.schema = schema
         self._writer: TableWriter | None = None
+        self._rows = 0  # rows written so far (to say where a value cannot be written)
 
     def __enter__(self) -> Output:
         try:
@@ -471,7 +472,11 @@ class Output:
 
     def write(self, batch: pa.RecordBatch) -> None:
         assert self._writer is not None
-        self._writer.write(batch)
+        try:
+            self._writer.write(batch)
+        except NotText as exc:
+            raise exc.after(self._rows) from None
+        self._rows += batch.num_rows
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         """The output form of ``batch`` (CSV text), safe to compute on a worker thread."""
@@ -487,13 +492,17 @@ class Output:
                   transform: Callable[[Chunk], pa.RecordBatch]) -> int:
         """Transform and encode chunks in parallel, write them in order; returns the rows."""
         rows = 0
-        for n, flush, encoded in ordered_map(
-                lambda c: (c.num_rows, c.flush, self.encode(transform(c))), chunks,
-                urgent=lambda c: c.flush):
-            rows += n
-            self.put(encoded)  # Parquet: the writer gathers its row groups
-            if flush:  # the input stalled: what is complete goes out now
-                self.flush()
+        try:
+            for n, flush, encoded in ordered_map(
+                    lambda c: (c.num_rows, c.flush, self.encode(transform(c))), chunks,
+                    urgent=lambda c: c.flush):
+                rows += n
+                self.put(encoded)  # Parquet: the writer gathers its row groups
+                if flush:  # the input stalled: what is complete goes out now
+                    self.flush()
+        except NotText as exc:  # (raised in its chunk's turn: ``rows`` are those before it)
+            raise exc.after(self._rows + rows) from None
+        self._rows += rows
         return rows
 
     def flush(self) -> None:

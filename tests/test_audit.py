@@ -489,3 +489,53 @@ def test_json_output_keeps_infinities_and_nan_apart_from_missing(tmp_path: Path,
         assert all(same(r[col], w) for r, w in zip(rows, a, strict=True)), (col, rows)
     assert [r["norm"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 2.0]
     assert "null" in text and "Infinity" in text and "NaN" in text
+
+
+# -- a binary column of bytes that are not UTF-8, written as text ----------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl"])
+@pytest.mark.parametrize("large", [False, True])
+def test_binary_column_not_utf8_to_text_output_is_refused(tmp_path: Path, fmt: str,
+                                                          large: bool) -> None:
+    # Before: CSV/TSV ended in "internal error: ArrowInvalid: Invalid UTF8 payload"; JSON and
+    # JSON Lines wrote Python's repr "b'\\x00\\xff'" (exit 0: the bytes silently became text).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.parquet"
+    kind = pa.large_binary() if large else pa.binary()
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0, 4.0],
+                             "b": pa.array([b"ok", b"x", b"\x00\xff", b"y"], kind)}), src)
+    out = tmp_path / f"out.{fmt}"
+    out.write_bytes(b"before")
+    # chunks of one row: the row named counts the rows written before its chunk
+    code, _, err = run_main(["norm", "--columns", "a", "--chunk-rows", "1", str(src), str(out)])
+    assert code == 1, err
+    line = error_line(err)
+    assert "column 'b'" in line and "not UTF-8" in line and "(row 3)" in line, line
+    assert "internal error" not in line
+    assert out.read_bytes() == b"before"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_binary_column_of_utf8_text_is_written_as_its_text(tmp_path: Path, fmt: str) -> None:
+    # Before: JSON and JSON Lines wrote "b'ok'" (Python's repr of the bytes), not "ok".
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in.parquet"
+    texts = ["ok", "h\u00e9, \"q\"", None]
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0],
+                             "b": pa.array([None if t is None else t.encode() for t in texts],
+                                           pa.binary())}), src)
+    out = tmp_path / f"out.{fmt}"
+    code, _, err = run_main(["norm", "--columns", "a", str(src), str(out)])
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    if fmt == "csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        assert [r["b"] for r in rows] == ["ok", texts[1], ""]
+    else:
+        objs = json.loads(text) if fmt == "json" else [json.loads(x) for x in text.splitlines()]
+        assert [o["b"] for o in objs] == texts

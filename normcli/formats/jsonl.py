@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..io.reader import DEFAULT_CHUNK_BYTES, Chunk, TableReader
-from ..io.writer import TableWriter
+from ..io.writer import TableWriter, binary_as_text
 from . import Format
 
 if TYPE_CHECKING:
@@ -264,6 +264,7 @@ class JsonLinesWriter(TableWriter):
         self.stream = stream
 
     def encode(self, batch: pa.RecordBatch) -> Any:
+        batch = binary_as_text(batch, "JSON Lines")
         names = batch.schema.names
         columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
         lines = [

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .. import compute as pc
-from ..errors import NormcliError, UsageError
+from ..errors import DataError, NormcliError, UsageError
 from . import numtext
 from .arrays import string_scalar
 from .formats import is_binary, is_std
@@ -457,6 +457,48 @@ class TableWriter:
         raise NotImplementedError
 
 
+class NotText(DataError):
+    """A binary column holds bytes that are not UTF-8, for an output that is text. ``row`` is
+    1-based within the batch written; :meth:`after` counts the rows written before it."""
+
+    def __init__(self, name: str, row: int, fmt: str) -> None:
+        self.name, self.fmt = name, fmt
+        super().__init__(f"column {name!r} holds bytes that are not UTF-8 text (row {row}); "
+                         f"{fmt} output is text: write Parquet, or convert the column")
+        self.row = row
+
+    def after(self, rows: int) -> NotText:
+        return NotText(self.name, (self.row or 0) + rows, self.fmt)
+
+
+def binary_as_text(batch: pa.RecordBatch, fmt: str) -> pa.RecordBatch:
+    """``batch`` with its binary columns as text (UTF-8, checked: a text output cannot hold
+    other bytes, and a repr such as ``b'\\x00'`` would change their meaning)."""
+    if not any(pa.types.is_binary(t) or pa.types.is_large_binary(t)
+               for t in batch.schema.types):
+        return batch
+    cols = []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            text_type = pa.large_string() if pa.types.is_large_binary(col.type) else pa.string()
+            try:
+                col = pc.cast(col, text_type)
+            except pa.ArrowInvalid:
+                row = next(i for i, v in enumerate(col.to_pylist())
+                           if v is not None and not _utf8(v))
+                raise NotText(name, row + 1, fmt) from None
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 #: Written bytes after which :class:`_Writeback` asks the kernel to start writing them out.
 WRITEBACK_BYTES = 8 << 20
 
@@ -611,6 +653,7 @@ class CsvWriter(TableWriter):
         """The CSV text of ``batch`` (no header), in pieces to be written one after another."""
         if batch.num_rows == 0:
             return [b""]
+        batch = binary_as_text(batch, "TSV" if self.delimiter == "\t" else "CSV")
         if any(pa.types.is_dictionary(col.type) for col in batch.columns):
             batch = pa.RecordBatch.from_arrays(
                 [col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
@@ -949,6 +992,7 @@ class JsonWriter(TableWriter):
     def encode(self, batch: pa.RecordBatch) -> Any:
         if batch.num_rows == 0:
             return b""
+        batch = binary_as_text(batch, "JSON")
         parts: list[pa.Array | pa.Scalar] = []
         for i, name in enumerate(batch.schema.names):
             col = batch.column(i)
