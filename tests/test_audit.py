@@ -539,3 +539,53 @@ def test_binary_column_of_utf8_text_is_written_as_its_text(tmp_path: Path, fmt: 
     else:
         objs = json.loads(text) if fmt == "json" else [json.loads(x) for x in text.splitlines()]
         assert [o["b"] for o in objs] == texts
+
+
+# -- an output path that is a symbolic link --------------------------------------------------------
+def test_output_symlink_is_written_through(tmp_path: Path) -> None:
+    # Before: the rename replaced the link with a regular file; the file it led to kept its
+    # old contents. Now as `>` and `cp` do: the link stays, its target holds the output.
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n3,4\n")
+    real = tmp_path / "real" / "out.csv"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    params_real = tmp_path / "real" / "params.json"
+    params_real.write_text("old\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to(real)
+    params_link = tmp_path / "params.json"
+    params_link.symlink_to(os.path.join("real", "params.json"))  # (a relative link)
+    code, _, err = run_main(["normalize", "--scale", "minmax", "--save-params",
+                             str(params_link), str(src), str(link)])
+    assert code == 0, err
+    assert link.is_symlink() and params_link.is_symlink()
+    assert parse_csv(real.read_bytes()) == [["a", "b"], ["0", "0"]]  # min = max: 0 (README)
+    assert json.loads(params_real.read_text())["kind"] == "minmax"
+    assert sorted(p.name for p in real.parent.iterdir()) == ["out.csv", "params.json"]
+
+
+def test_output_dangling_symlink(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n3,4\n")
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "out.csv"
+    link.symlink_to(tmp_path / "sub" / "new.csv")
+    code, _, err = run_main(["norm", str(src), str(link)])
+    assert code == 0, err
+    assert link.is_symlink()
+    assert parse_csv((tmp_path / "sub" / "new.csv").read_bytes()) == [["a", "b", "norm"],
+                                                                       ["3", "4", "5"]]
+    # its target's folder missing: the usual error, and nothing made
+    bad = tmp_path / "bad.csv"
+    bad.symlink_to(tmp_path / "nosuch" / "x.csv")
+    code, _, err = run_main(["norm", str(src), str(bad)])
+    assert code == 2
+    assert "no such folder" in error_line(err)
+    assert bad.is_symlink() and not (tmp_path / "nosuch").exists()
+    # a link to the input is still the input
+    same = tmp_path / "same.csv"
+    same.symlink_to(src)
+    code, _, err = run_main(["norm", str(src), str(same)])
+    assert code == 2 and "is the input" in error_line(err)
+    assert src.read_text() == "a,b\n3,4\n"

@@ -93,6 +93,9 @@ class Destination:
     def __init__(self, path: str | None, fmt: str, *, input_path: str | None = None,
                  group: Outputs | None = None) -> None:
         self.path = None if path is None or is_std(path) else path
+        #: The file written: the path, or where it leads if it is a symbolic link (written
+        #: through, as ``>`` does: the link stays a link; a dangling one gets its target made).
+        self.target = self.path
         self.fmt = fmt
         self._tmp: str | None = None
         self._file: BinaryIO | None = None
@@ -107,7 +110,9 @@ class Destination:
                 raise UsageError(f"refusing to write {fmt.capitalize()} to a terminal; give an "
                                  "output file")
         else:
-            folder = os.path.dirname(os.path.abspath(self.path))
+            if os.path.islink(self.path):
+                self.target = os.path.realpath(self.path)
+            folder = os.path.dirname(os.path.abspath(self.target or self.path))
             if os.path.isdir(self.path):
                 raise UsageError(f"{self.path}: is a directory")
             try:
@@ -143,11 +148,12 @@ class Destination:
                 raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
             self._file = cast(BinaryIO, WriteAll(fd, self.path, owns_fd=True))
             return self._file
-        folder = os.path.dirname(os.path.abspath(self.path))
+        target = self.target or self.path
+        folder = os.path.dirname(os.path.abspath(target))
         with signals_held():  # an interrupt may not fall between creating and recording it
             try:
                 fd, self._tmp = tempfile.mkstemp(
-                    dir=folder, prefix=f".{os.path.basename(self.path)}.", suffix=".normcli-tmp"
+                    dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".normcli-tmp"
                 )
             except OSError as exc:
                 raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
@@ -178,7 +184,7 @@ class Destination:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.chmod(self._tmp, _mode_for(self.path))
+            os.chmod(self._tmp, _mode_for(self.target or self.path))
         except OSError as exc:
             self.abort()
             raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
@@ -192,7 +198,7 @@ class Destination:
             return
         assert self._tmp is not None and self.path is not None
         try:
-            os.replace(self._tmp, self.path)
+            os.replace(self._tmp, self.target or self.path)
         except OSError as exc:
             self.abort()
             raise NormcliError(f"{self.path}: cannot write: {exc.strerror or exc}") from exc
@@ -304,18 +310,20 @@ class Outputs:
                     # an object store or a folder of parts: moved in turn, not put back
                     keep.append((d, True, None))
                 else:
-                    keep.append((d, os.path.lexists(d.path), _hard_link(d.path)))
+                    target = d.target or d.path
+                    keep.append((d, os.path.lexists(target), _hard_link(target)))
             for item in keep:
                 item[0].publish()
                 done.append(item)
         except BaseException:
             for d, existed, link in reversed(done):
-                assert d.path is not None
+                target = getattr(d, "target", None) or d.path
+                assert target is not None
                 try:
                     if link is not None:
-                        os.replace(link, d.path)
+                        os.replace(link, target)
                     elif not existed:
-                        os.unlink(d.path)
+                        os.unlink(target)
                 except OSError:
                     pass
             self.abort()
