@@ -18,6 +18,11 @@ Transforms (x a present value, missing cells stay missing):
 * ``zscore``: ``(x - mean) / std`` with the population standard deviation (1 for a constant column,
   so a constant column gives 0).
 * ``maxabs``: ``x / max|x|`` (1 for an all-zero column).
+
+An infinite cell is left out of the statistics and stays ``±inf`` under ``minmax`` and ``zscore``
+(``a`` or ``b`` with ``clip``), also in a column with no finite cell (no statistics), where a
+finite value (from other data, ``--params``) gives what a constant column's own value gives:
+``a``, or 0.
 """
 
 from __future__ import annotations
@@ -212,6 +217,10 @@ class Scaler:
             const = (st.count > 0) & (st.min == st.max)
             if const.any():
                 out[:, const] = X[:, const] - st.min[const][None, :]
+            # an infinite cell lies beyond every finite value, also in a column with no finite
+            # cell (no statistics: treated as constant above, where it would become 0)
+            inf = np.isinf(X)
+            out[inf] = np.sign(X[inf]) * np.inf
             return out
         if self.kind == "minmax":
             a, b = self.feature_range
@@ -239,6 +248,11 @@ class Scaler:
                     tw = t[:, wide]
                     out[:, wide] = a * (1.0 - tw) + b * tw
                     out[:, wide] = np.where(tw == 0, a, np.where(tw == 1, b, out[:, wide]))
+            # A column with no finite cell (no statistics): a finite value (--params on other
+            # data) maps as a constant column's own value does, to a (zscore gives 0).
+            none = st.count == 0
+            if none.any():
+                out[:, none] = np.where(np.isnan(X[:, none]), np.nan, a)
             inf = np.isinf(X)
             out[inf] = np.sign(X[inf]) * np.inf  # beyond every finite value (clipped below)
             if self.clip:

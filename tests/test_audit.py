@@ -589,3 +589,39 @@ def test_output_dangling_symlink(tmp_path: Path) -> None:
     code, _, err = run_main(["norm", str(src), str(same)])
     assert code == 2 and "is the input" in error_line(err)
     assert src.read_text() == "a,b\n3,4\n"
+
+
+# -- a column whose only values are infinite, under zscore and minmax ------------------------------
+@pytest.mark.parametrize("scale", ["zscore", "minmax"])
+def test_scale_column_with_only_infinite_values(tmp_path: Path, scale: str) -> None:
+    # Before: zscore wrote 0 for an infinite cell of a column with no finite cell (README: an
+    # infinite cell stays ±inf). Hand-worked: b = 1,2,3 has mean 2, population std sqrt(2/3).
+    data = "a,b\ninf,1\n-inf,2\n,3\n"
+    params = tmp_path / "p.json"
+    code, out, err = run_main(["normalize", "--scale", scale, "--save-params", str(params),
+                               "-"], input=data)
+    assert code == 0, err
+    rows = parse_csv(out)
+    assert [r[0] for r in rows] == ["a", "inf", "-inf", ""]
+    want_b = ([-1 / (2 / 3) ** 0.5, 0.0, 1 / (2 / 3) ** 0.5] if scale == "zscore"
+              else [0.0, 0.5, 1.0])
+    assert np.allclose([float(r[1]) for r in rows[1:]], want_b, rtol=1e-15, atol=0)
+    # its statistics: none (no finite cell), two infinite cells counted
+    col = json.loads(params.read_text())["columns"]["a"]
+    assert (col["count"], col["min"], col["max"], col["infinite"]) == (0, None, None, 2)
+    assert (col["mean"], col["std"]) == (0.0, 0.0)
+    # --params on the same data: the same bytes; on other data, a finite value gives what a
+    # constant column's own value gives (zscore 0, minmax the range's low end)
+    code, again, err = run_main(["normalize", "--params", str(params), "-"], input=data)
+    assert code == 0, err
+    assert again == out
+    code, other, err = run_main(["normalize", "--params", str(params), "-"],
+                                input="a,b\n5,2\ninf,2\n")
+    assert code == 0, err
+    assert [r[0] for r in parse_csv(other)] == ["a", "0", "inf"]
+    # --clip: the ends of the range
+    if scale == "minmax":
+        code, out, err = run_main(["normalize", "--scale", "minmax", "--clip", "--range=-1,1",
+                                   "-"], input=data)
+        assert code == 0, err
+        assert [r[0] for r in parse_csv(out)] == ["a", "1", "-1", ""]
