@@ -138,6 +138,11 @@ def _distinct(input: str, output: str | None, side: dict[str, str | None],
     or one renamed over the other."""
     from .io.writer import check_distinct
 
+    for option, path in (("INPUT", input), ("OUTPUT", output), *side.items()):
+        if path == "":  # (else "normcli: error: : cannot tell the format", or ignored)
+            std = "" if option.startswith("--") else (
+                ", or - for standard input" if option == "INPUT" else ", or - for standard output")
+            raise UsageError(f"{option} is an empty path: give a file name{std}")
     check_distinct([("INPUT", input), ("OUTPUT", output), *side.items()])
     if _is_stdout(output) and _stdout_is_input(input):
         # (`normcli normalize f.csv >> f.csv`: it would read its own output, maybe forever)

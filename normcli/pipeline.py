@@ -424,10 +424,14 @@ def output_delimiter(job: Job, out: OutputSpec, fmt: str) -> str:
 
 
 def _check_distinct(names: Sequence[str], fmt: str) -> None:
+    from . import formats
+
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise UsageError(f"column name {name!r} is repeated in the header: {fmt.capitalize()} "
+            found = formats.get(fmt)
+            title = (found.title or found.name) if found is not None else fmt
+            raise UsageError(f"column name {name!r} is repeated in the header: {title} "
                              "output needs distinct names (write CSV, or rename the columns)")
         seen.add(name)
 

@@ -625,3 +625,30 @@ def test_scale_column_with_only_infinite_values(tmp_path: Path, scale: str) -> N
                                    "-"], input=data)
         assert code == 0, err
         assert [r[0] for r in parse_csv(out)] == ["a", "1", "-1", ""]
+
+
+# -- the names of formats in the repeated-name error; an empty path -------------------------------
+@pytest.mark.parametrize(("fmt", "title"), [("json", "JSON"), ("jsonl", "JSON Lines"),
+                                            ("parquet", "Parquet")])
+def test_repeated_name_error_spells_the_format(tmp_path: Path, fmt: str, title: str) -> None:
+    # Before: "Json output needs distinct names", "Jsonl output ..." (str.capitalize()).
+    out = tmp_path / f"out.{fmt}"
+    code, _, err = run_main(["norm", "--columns", "b", "-", str(out)], input="a,a,b\nx,y,2\n")
+    assert code == 2
+    assert f": {title} output needs distinct names" in error_line(err)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [["norm", ""], ["norm", "IN", ""],
+                                  ["normalize", "--scale", "zscore", "--save-params", "", "IN"],
+                                  ["predict", "--model", "", "IN"]])
+def test_empty_path_is_named(tmp_path: Path, args: list[str]) -> None:
+    # Before: "normcli: error: : cannot tell the input format ..." (and --save-params '' was
+    # ignored: exit 0 with no parameters file written).
+    src = tmp_path / "in.csv"
+    src.write_text("a,b\n3,4\n")
+    args = [str(src) if a == "IN" else a for a in args]
+    code, out, err = run_main(args)
+    assert code == 2, err
+    assert "an empty path" in error_line(err)
+    assert out == b""
