@@ -317,13 +317,13 @@ class Outputs:
                 done.append(item)
         except BaseException:
             for d, existed, link in reversed(done):
-                target = getattr(d, "target", None) or d.path
-                assert target is not None
+                back: str | None = getattr(d, "target", None) or d.path
+                assert back is not None
                 try:
                     if link is not None:
-                        os.replace(link, target)
+                        os.replace(link, back)
                     elif not existed:
-                        os.unlink(target)
+                        os.unlink(back)
                 except OSError:
                     pass
             self.abort()
