@@ -466,17 +466,19 @@ class TableWriter:
 
 
 class NotText(DataError):
-    """A binary column holds bytes that are not UTF-8, for an output that is text. ``row`` is
-    1-based within the batch written; :meth:`after` counts the rows written before it."""
+    """A binary column holds bytes that are not UTF-8, for an output that is text. The batch's
+    writer knows the row within its batch (``batch_row``, 1-based); the row of the output is
+    named once :meth:`after` has counted the rows written before the batch."""
 
-    def __init__(self, name: str, row: int, fmt: str) -> None:
-        self.name, self.fmt = name, fmt
-        super().__init__(f"column {name!r} holds bytes that are not UTF-8 text (row {row}); "
+    def __init__(self, name: str, batch_row: int, fmt: str, row: int | None = None) -> None:
+        self.name, self.batch_row, self.fmt = name, batch_row, fmt
+        where = f" (row {row})" if row is not None else ""
+        super().__init__(f"column {name!r} holds bytes that are not UTF-8 text{where}; "
                          f"{fmt} output is text: write Parquet, or convert the column")
         self.row = row
 
     def after(self, rows: int) -> NotText:
-        return NotText(self.name, (self.row or 0) + rows, self.fmt)
+        return NotText(self.name, self.batch_row, self.fmt, row=self.batch_row + rows)
 
 
 def binary_as_text(batch: pa.RecordBatch, fmt: str) -> pa.RecordBatch:
