@@ -190,10 +190,22 @@ def column_kinds(reader: TableReader, first: Chunk | None,
 
 def parse_list(value: str | None) -> list[str] | None:
     """``"A,B,C"`` -> ``["A", "B", "C"]`` (spaces kept: a header may have `` b``; a name with
-    spaces that the header lacks is looked up without them, see :func:`index_of`)."""
+    spaces that the header lacks is looked up without them, see :func:`index_of`). A list
+    holding a double quote is read as a CSV line, so that a name holding a comma or a quote can
+    be given: ``'"a,b",c'`` -> ``["a,b", "c"]`` (a quote inside a quoted name is doubled)."""
     if value is None:
         return None
-    return [v for v in value.split(",") if v.strip() != ""]
+    if '"' not in value:
+        fields = value.split(",")
+    else:
+        import csv
+
+        try:
+            fields = next(csv.reader([value], strict=True), [])
+        except csv.Error as exc:
+            raise UsageError(f"cannot read the list {value!r} ({exc}): quote a name as in a "
+                             "CSV line, '\"a,b\",c', and double a quote inside it") from None
+    return [v for v in fields if v.strip() != ""]
 
 
 @dataclass(frozen=True)

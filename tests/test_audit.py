@@ -652,3 +652,27 @@ def test_empty_path_is_named(tmp_path: Path, args: list[str]) -> None:
     assert code == 2, err
     assert "an empty path" in error_line(err)
     assert out == b""
+
+
+# -- a column name holding a comma ---------------------------------------------------------------
+def test_a_name_holding_a_comma_can_be_given_quoted_as_in_csv() -> None:
+    # Before: --columns was split at every comma, so such a column could not be named at all.
+    import math
+
+    data = '"a,b",c,"say ""hi""",t\n3,4,1,x\n6,8,2,y\n'
+    code, out, err = run_main(["normalize", "--columns", '"a,b",c', "-"], input=data)
+    assert code == 0, err
+    rows = parse_csv(out)
+    assert rows[0] == ["a,b", "c", 'say "hi"', "t"]
+    for row, (a, c, s, t) in zip(rows[1:], [(3, 4, 1, "x"), (6, 8, 2, "y")], strict=True):
+        n = math.hypot(a, c)
+        assert [float(row[0]), float(row[1]), float(row[2]), row[3]] == [a / n, c / n, s, t]
+    code, out, err = run_main(["norm", "--only", "--columns", '"say ""hi""",c', "-"],
+                              input=data)
+    assert code == 0, err
+    assert [float(v[0]) for v in parse_csv(out)[1:]] == [math.hypot(1, 4), math.hypot(2, 8)]
+    # a mid-name quote is still a plain character; an unterminated quote is a usage error
+    code, _, err = run_main(["norm", "--columns", '"a,b', "-"], input=data)
+    assert code == 2
+    line = error_line(err)
+    assert "cannot read the list" in line and "quote a name as in a CSV line" in line
