@@ -77,3 +77,12 @@ def codes(arr: pa.Array) -> np.ndarray:
         bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
         out[~bits[arr.offset: arr.offset + n].astype(bool)] = -1
     return out
+
+
+def value_offsets(arr: pa.Array) -> np.ndarray:
+    """The ``len(arr) + 1`` offsets of a binary or string array's values in its data buffer
+    (int64 for the large types, else int32; the array's own offset applied, no copy)."""
+    large = pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32,
+                            count=arr.offset + len(arr) + 1)
+    return offsets[arr.offset:]

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 from .. import compute as pc
 from ..errors import DataError, NormcliError, UsageError
 from . import numtext
-from .arrays import string_scalar
+from .arrays import string_scalar, value_offsets
 from .formats import is_binary, is_std
 from .stdio import WriteAll, stdout_closed, stdout_stream
 
@@ -562,10 +562,8 @@ def _text_of(lines: pa.Array) -> pa.Buffer:
     contiguous in its data buffer)."""
     if len(lines) == 0:
         return pa.py_buffer(b"")
-    large = pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if large else np.int32,
-                            count=lines.offset + len(lines) + 1)
-    start = int(offsets[lines.offset])
+    offsets = value_offsets(lines)
+    start = int(offsets[0])
     return lines.buffers()[2].slice(start, int(offsets[-1]) - start)
 
 
@@ -575,9 +573,8 @@ def _has_empty_cells(col: pa.Array) -> bool:
         return True
     if not _is_text(col.type) or len(col) == 0:
         return False
-    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
-    offsets = np.frombuffer(col.buffers()[1], dtype=width, count=col.offset + len(col) + 1)
-    return bool((offsets[col.offset + 1:] == offsets[col.offset:-1]).any())
+    offsets = value_offsets(col)
+    return bool((offsets[1:] == offsets[:-1]).any())
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -605,9 +602,7 @@ def _patch_lines(lines: pa.Array, parts: list[pa.Array | pa.Scalar],
             small.append(pc.cast(pc.take(part, index), pa.binary()))
     again = pc.binary_join_element_wise(*small, numtext.binary_scalar(b""))
     text = _text_of(lines)
-    large = pa.types.is_large_binary(lines.type) or pa.types.is_large_string(lines.type)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if large else np.int32,
-                            count=lines.offset + len(lines) + 1)[lines.offset:]
+    offsets = value_offsets(lines)
     base = int(offsets[0])
     pieces: list[bytes | pa.Buffer] = []
     done = 0  # text before line ``done`` is in pieces
@@ -689,12 +684,11 @@ class CsvWriter(TableWriter):
         Searches the column's character data as one byte string (memchr speed); in UTF-8 these
         ASCII bytes never occur inside another character.
         """
-        validity, offsets, data = col.buffers()[:3]
+        data = col.buffers()[2]
         if data is None or len(col) == 0:
             return False
-        width = np.int64 if pa.types.is_large_string(col.type) else np.int32
-        ends = np.frombuffer(offsets, dtype=width, count=col.offset + len(col) + 1)
-        text = memoryview(data)[int(ends[col.offset]): int(ends[-1])].tobytes()
+        ends = value_offsets(col)
+        text = memoryview(data)[int(ends[0]): int(ends[-1])].tobytes()
         return any(ch in text for ch in self._special_bytes)
 
     def _quoted(self, col: pa.Array) -> pa.Array:
@@ -754,8 +748,7 @@ class CsvWriter(TableWriter):
         else:
             text = pc.cast(col, pa.string())
         text = pc.fill_null(pc.cast(text, pa.binary()), numtext.binary_scalar(b""))
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int32,
-                                count=text.offset + len(text) + 1)[text.offset:]
+        offsets = value_offsets(text)
         cells = pc.if_else(numtext.bool_array(offsets[1:] == offsets[:-1]),
                            numtext.binary_scalar(b'""'), text)
         return _text_of(pc.binary_join_element_wise(cells, self._newline_b, self._empty_b))
@@ -1028,12 +1021,11 @@ class JsonWriter(TableWriter):
 
 def _needs_json_escape(col: pa.Array) -> bool:
     """Whether any value holds a quote, a backslash or a control character."""
-    offsets, data = col.buffers()[1:3]
+    data = col.buffers()[2]
     if data is None or len(col) == 0:
         return False
-    width = np.int64 if pa.types.is_large_string(col.type) else np.int32
-    ends = np.frombuffer(offsets, dtype=width, count=col.offset + len(col) + 1)
-    text = np.frombuffer(data, dtype=np.uint8)[int(ends[col.offset]): int(ends[-1])]
+    ends = value_offsets(col)
+    text = np.frombuffer(data, dtype=np.uint8)[int(ends[0]): int(ends[-1])]
     return bool((text < 0x20).any() or (text == ord('"')).any() or (text == ord("\\")).any())
 
 
