@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import DataError, UsageError
-from .arrays import strings
+from .arrays import strings, value_offsets
 from .formats import SUFFIXES, CsvDialect, sniff_compression
 from .source import Source
 
@@ -904,8 +903,8 @@ def _text_size(batch: pa.RecordBatch) -> int:
         col = batch.column(0)
         buffers = col.buffers()
         if len(buffers) > 2 and buffers[2] is not None and len(col):
-            offsets = np.frombuffer(buffers[1], dtype=np.int32)
-            size += int(offsets[col.offset + len(col)] - offsets[col.offset]) * batch.num_columns
+            offsets = value_offsets(col)
+            size += int(offsets[-1] - offsets[0]) * batch.num_columns
     return size
 
 
